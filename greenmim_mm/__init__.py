@@ -1,0 +1,9 @@
+"""greenmim_mm: GreenMIM for OpenMMLab 2.0.
+
+Importing the package registers its modules in mmpretrain's (and mmdet's) registries, so
+configs only need ``custom_imports=dict(imports=['greenmim_mm'], allow_failed_imports=False)``.
+"""
+from .version import __version__
+from . import datasets, engine, models  # noqa: F401  (registers modules)
+
+__all__ = ['__version__']

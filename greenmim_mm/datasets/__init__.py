@@ -1,0 +1,3 @@
+from .pretrain_folder import PretrainImageFolder
+
+__all__ = ['PretrainImageFolder']

@@ -1,0 +1,204 @@
+"""The GreenMIM self-supervisor: mask in units, encode visible tokens, decode, MSE."""
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+from mmengine.logging import MessageHub
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from mmpretrain.models.utils import to_2tuple
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch import nn
+
+from ..utils.masking import (check_mask_ratio, mask_generator, num_visible_units,
+                             random_unit_mask, unit_grid)
+
+
+def encoder_total_stride(backbone: nn.Module) -> int:
+    """Total stride of a Swin-like backbone: patch-embedding stride times each merge's.
+
+    Args:
+        backbone (nn.Module): A backbone with mmpretrain Swin's ``patch_embed.projection``
+            and ``stages[i].downsample`` (mmcv ``PatchMerging`` or None).
+
+    Returns:
+        int: Pixels per final-stage token side (32 for a 4-stage Swin with patch 4).
+    """
+    stride = to_2tuple(backbone.patch_embed.projection.stride)
+    for stage in backbone.stages:
+        downsample = getattr(stage, 'downsample', None)
+        if downsample is not None:
+            merge = to_2tuple(getattr(getattr(downsample, 'sampler', None), 'stride', 2))
+            stride = (stride[0] * merge[0], stride[1] * merge[1])
+    if stride[0] != stride[1]:
+        raise ValueError(f'GreenMIM needs a square total stride, the backbone has {stride}')
+    return int(stride[0])
+
+
+@MODELS.register_module()
+class GreenMIM(BaseSelfSupervisor):
+    """GreenMIM: masked image modeling on a hierarchical Swin that sees visible tokens only.
+
+    Implementation of `Green Hierarchical Vision Transformer for Masked Image Modeling
+    <https://arxiv.org/abs/2205.13515>`_ (Huang et al., NeurIPS 2022).
+
+    Each training step draws a random mask over the grid of ``mask_unit`` px units (one mask
+    for the whole batch by default, as in the paper), runs the encoder on the visible tokens
+    only, decodes all units and returns the reconstruction loss of the masked units.
+
+    Mask sampling is deterministic during training: the mask of iteration ``i`` (mmengine's
+    message-hub ``iter``, restored on resume) comes from :func:`mask_generator` seeded with
+    ``(seed, i)``, where ``seed`` is ``mask_seed`` or, when None, ``torch.initial_seed()``
+    -- the seed mmengine's runner gives torch (``randomness.seed``, restored from the
+    checkpoint on resume). So a resumed run sees the same masks as an uninterrupted one, and
+    every DDP rank draws the same mask unless ``randomness.diff_rank_seed=True``. Outside a
+    training loop (no ``iter`` in the message hub) masks come from torch's global RNG.
+
+    Args:
+        backbone (dict): Encoder config, e.g. ``GreenMIMSwinTransformer``; its
+            ``forward(x, mask)`` returns the visible tokens of its out stages, the last one
+            being the final stage, ``(B, N_vis, C)``.
+        neck (dict): Decoder config, e.g. ``GreenMIMPretrainDecoder``.
+        head (dict): Head config with the loss, e.g. ``GreenMIMPretrainHead``.
+        mask_ratio (float): Fraction of units masked, in ``(0, 1)``. Defaults to 0.75.
+        mask_unit (int): Mask unit in pixels; must equal the encoder's total stride.
+            Defaults to 32.
+        per_sample_mask (bool): Draw an independent mask per sample instead of one per batch.
+            Defaults to False.
+        mask_seed (int, optional): Fixed base seed for the masks; None follows the runner's
+            seed. Defaults to None.
+        pretrained (str, optional): Checkpoint to initialise from. Defaults to None.
+        data_preprocessor (dict | nn.Module, optional): Defaults to None
+            (``SelfSupDataPreprocessor``).
+        init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 mask_ratio: float = 0.75,
+                 mask_unit: int = 32,
+                 per_sample_mask: bool = False,
+                 mask_seed: Optional[int] = None,
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        check_mask_ratio(mask_ratio)  # fail before building a large encoder
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self.mask_ratio = float(mask_ratio)
+        self.mask_unit = int(mask_unit)
+        self.per_sample_mask = bool(per_sample_mask)
+        self.mask_seed = mask_seed
+        self._check_config()
+
+    def _check_config(self) -> None:
+        """Validate the unit against the encoder and the decoder, and the visible count."""
+        stride = encoder_total_stride(self.backbone)
+        if self.mask_unit != stride:
+            raise ValueError(f'mask_unit={self.mask_unit} must equal the encoder\'s total '
+                             f'stride ({stride} px: patch embedding x patch merging), so every '
+                             'merged 2x2 block is fully visible or fully masked')
+        for name, part in (('neck', self.neck), ('head', self.head)):
+            size = getattr(part, 'patch_size', self.mask_unit)
+            if size != self.mask_unit:
+                raise ValueError(f'{name}.patch_size={size} must equal mask_unit='
+                                 f'{self.mask_unit}: the model predicts one mask unit per token')
+        out_indices = tuple(getattr(self.backbone, 'out_indices', ()))
+        num_stages = len(self.backbone.stages)
+        if out_indices and max(out_indices) != num_stages - 1:
+            raise ValueError(f'backbone.out_indices={out_indices} must include the final stage '
+                             f'({num_stages - 1}): the decoder reads final-stage tokens')
+        patch_hw = getattr(self.backbone, 'patch_resolution', None)
+        if patch_hw is not None:
+            patch_stride = to_2tuple(self.backbone.patch_embed.projection.stride)
+            img_hw = (patch_hw[0] * patch_stride[0], patch_hw[1] * patch_stride[1])
+            grid = unit_grid(img_hw, self.mask_unit)
+            try:
+                num_visible_units(grid[0] * grid[1], self.mask_ratio)
+            except ValueError as err:
+                raise ValueError(f'{err} (backbone img_size {img_hw[0]}x{img_hw[1]}: '
+                                 f'{grid[0]}x{grid[1]} units of {self.mask_unit} px)') from None
+
+    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Dense features of unmasked images (the plain Swin forward)."""
+        return self.backbone(inputs, mask=None)
+
+    def _training_generator(self) -> Optional[torch.Generator]:
+        """The generator of this training step's mask, or None outside a training loop."""
+        iteration = MessageHub.get_current_instance().get_info('iter')
+        if iteration is None:
+            return None
+        seed = self.mask_seed if self.mask_seed is not None else torch.initial_seed()
+        return mask_generator(seed, iteration)
+
+    def generate_mask(self,
+                      inputs: torch.Tensor,
+                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Draw the mask of a batch.
+
+        Args:
+            inputs (torch.Tensor): Images ``(B, C, H, W)``, H and W multiples of the unit.
+            generator (torch.Generator, optional): CPU generator; None uses torch's global
+                RNG. Defaults to None.
+
+        Returns:
+            torch.Tensor: Bool mask ``(B, H / unit, W / unit)`` on the inputs' device,
+            True = masked.
+        """
+        grid = unit_grid(inputs.shape[-2:], self.mask_unit)
+        return random_unit_mask(
+            inputs.shape[0],
+            grid,
+            self.mask_ratio,
+            per_sample=self.per_sample_mask,
+            generator=generator,
+            device=inputs.device)
+
+    def forward_masked(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encoder on the visible units, then the decoder: ``(B, L, unit**2 * C)``."""
+        latent = self.backbone(inputs, mask)[-1]  # (B, N_vis, C_enc)
+        return self.neck(latent, mask)  # (B, L, p*p*3)
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Reconstruction loss of a batch.
+
+        Args:
+            inputs (torch.Tensor): Pre-processed images ``(B, C, H, W)``.
+            data_samples (List[DataSample]): Unused (no labels in pre-training).
+
+        Returns:
+            Dict[str, torch.Tensor]: ``dict(loss=...)``.
+        """
+        mask = self.generate_mask(inputs, self._training_generator())  # (B, Hu, Wu)
+        pred = self.forward_masked(inputs, mask)  # (B, L, p*p*3)
+        return dict(loss=self.head.loss(pred, inputs, mask))
+
+    def reconstruct(
+            self,
+            inputs: torch.Tensor,
+            mask: Optional[torch.Tensor] = None,
+            generator: Optional[torch.Generator] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Reconstruct images for inspection (see ``tools/visualize_reconstruction.py``).
+
+        Args:
+            inputs (torch.Tensor): Pre-processed images ``(B, C, H, W)``.
+            mask (torch.Tensor, optional): Bool mask ``(B, Hu, Wu)``; None draws one.
+            generator (torch.Generator, optional): Generator used when drawing the mask.
+
+        Returns:
+            Tuple[torch.Tensor, torch.Tensor]: The predicted images ``(B, C, H, W)`` in the
+            inputs' (pre-processed) space, de-normalised per unit when ``norm_pix``, and the
+            mask used.
+        """
+        if mask is None:
+            mask = self.generate_mask(inputs, generator)
+        pred = self.forward_masked(inputs, mask)  # (B, L, p*p*3)
+        return self.head.to_pixels(pred, inputs), mask

@@ -1,0 +1,3 @@
+from .greenmim_swin import GreenMIMSwinTransformer
+
+__all__ = ['GreenMIMSwinTransformer']

@@ -1,0 +1,186 @@
+"""Swin Transformer that computes only the visible tokens of a masked image (GreenMIM)."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.utils.checkpoint as cp
+from mmpretrain.models.backbones.swin_transformer import SwinBlock, SwinTransformer
+from mmpretrain.models.utils import resize_pos_embed
+from mmpretrain.registry import MODELS
+
+from ..utils.group_attention import group_window_attention
+from ..utils.grouping import GroupLayout, build_group_layout
+from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
+
+
+def _gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Pick tokens: x (B, L, C) with index (N,) shared or (B, N) per sample -> (B, N, C)."""
+    if index.dim() == 1:
+        return x[:, index]
+    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+@MODELS.register_module()
+class GreenMIMSwinTransformer(SwinTransformer):
+    """Swin Transformer for GreenMIM: window attention on the visible tokens only.
+
+    `Green Hierarchical Vision Transformer for Masked Image Modeling
+    <https://arxiv.org/abs/2205.13515>`_
+
+    Same constructor arguments, parameters and ``state_dict`` as mmpretrain's
+    :class:`SwinTransformer`; ``forward(x)`` is the dense parent forward. With a mask,
+    ``forward(x, mask)`` runs every block on the visible tokens only and equals a dense Swin
+    in which every (shifted) window attention ignores masked tokens as keys:
+
+    - windows keep only their visible tokens and are packed into equal-sized groups
+      (see :mod:`greenmim_mm.models.utils.grouping`); attention is masked per window and
+      the relative position bias is looked up by original coordinates;
+    - patch merging concatenates the four (visible) children of each visible 2x2 block in
+      the channel order of mmcv's ``PatchMerging``, so weights are shared with the dense
+      model.
+
+    On a stage smaller than the window (``pad_small_map=True``), windows cover the stage and
+    padding simply does not exist. The grouping of each stage and shift is computed once per
+    forward and shared by the blocks.
+    """
+
+    @property
+    def total_stride(self) -> int:
+        """Input pixels per final-stage token along each axis (32 for patch 4, 4 stages)."""
+        stride = self.patch_embed.projection.stride
+        return int(stride[0]) * 2**(len(self.stages) - 1)
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> tuple:
+        """Dense forward without ``mask``; sparse forward on visible tokens with it.
+
+        Args:
+            x (Tensor): (B, 3, H, W) images; with a mask H and W must be multiples of
+                :attr:`total_stride`.
+            mask (Tensor, optional): (B, H / 32, W / 32) bool, True = masked unit. All
+                samples must keep the same number of visible units. Defaults to None.
+
+        Returns:
+            tuple[Tensor]: without mask, the parent's (B, C_s, H_s, W_s) maps; with mask,
+            one (B, N_visible_s, C_s) tensor per ``out_indices`` stage, normed by that
+            stage's output norm, tokens in row-major order of the visible positions.
+        """
+        if mask is None:
+            return super().forward(x)
+        mask = self._check_mask(x, mask)
+        shared = bool((mask == mask[:1]).all())
+        layout_mask = mask[:1] if shared else mask  # (1 or B, Hu, Wu)
+
+        num_stages = len(self.stages)
+        tokens = [stage_tokens(layout_mask, 2**(num_stages - 1 - i)) for i in range(num_stages)]
+
+        x, hw_shape = self.patch_embed(x)  # (B, H/4 * W/4, C)
+        if self.use_abs_pos_embed:
+            x = x + resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, hw_shape,
+                                     self.interpolate_mode, self.num_extra_tokens)
+        x = _gather_tokens(x, tokens[0].flat_index)  # (B, N_0, C)
+        x = self.drop_after_pos(x)
+
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = self._sparse_stage(stage.blocks, x, tokens[i])  # (B, N_i, C_i)
+            can_merge = stage.downsample is not None
+            if can_merge and self.out_after_downsample:
+                x = self._sparse_merge(stage.downsample, x, tokens[i], tokens[i + 1])
+            if i in self.out_indices:
+                outs.append(getattr(self, f'norm{i}')(x))
+            if can_merge and not self.out_after_downsample:
+                x = self._sparse_merge(stage.downsample, x, tokens[i], tokens[i + 1])
+        return tuple(outs)
+
+    def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Validate the input size and the mask; returns the mask on x's device."""
+        unit = self.total_stride
+        B, _, H, W = x.shape
+        if H % unit or W % unit or H < unit or W < unit:
+            raise ValueError(
+                f'GreenMIMSwinTransformer got an input of {H}x{W} px with a mask; masked '
+                f'inputs need a height and width that are positive multiples of {unit} (the '
+                f'mask unit = patch size x 2^(stages-1)). Resize or crop the images, e.g. '
+                f'to {max(unit, H // unit * unit)}x{max(unit, W // unit * unit)}.')
+        expected = (B, H // unit, W // unit)
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(
+                mask.shape) != expected:
+            got = (f'{type(mask).__name__}' if not isinstance(mask, torch.Tensor) else
+                   f'{mask.dtype} tensor of shape {tuple(mask.shape)}')
+            raise ValueError(f'mask must be a torch.bool tensor of shape (B, H/{unit}, '
+                             f'W/{unit}) = {expected} (True = masked), got a {got}.')
+        visible = (~mask).flatten(1).sum(1)
+        if int(visible.min()) == 0:
+            raise ValueError('mask hides every unit of at least one sample; keep at least '
+                             'one visible unit (lower the mask ratio).')
+        if bool((visible != visible[0]).any()):
+            raise ValueError('per-sample masks must keep the same number of visible units '
+                             f'in every sample, got {visible.tolist()}.')
+        return mask.to(x.device)
+
+    def _window_and_shift(self, block: SwinBlock, grid_hw: Tuple[int, int]) -> Tuple[int, int]:
+        """The (window, shift) a block uses on this grid, following mmpretrain's rules."""
+        attn = block.attn
+        ws, shift = attn.window_size, attn.shift_size
+        if min(grid_hw) == ws and not attn.pad_small_map:
+            shift = 0
+        elif min(grid_hw) < ws and not attn.pad_small_map:
+            raise ValueError(
+                f'A stage grid of {grid_hw} is smaller than the window size {ws}. Set '
+                '`pad_small_map=True` in the backbone (the sparse encoder then lets the '
+                'window cover the stage), or use a smaller `window_size`.')
+        return ws, shift
+
+    def _sparse_stage(self, blocks, x: torch.Tensor, tokens: StageTokens) -> torch.Tensor:
+        """Run the blocks of one stage on its visible tokens; layouts are built once."""
+        layouts: Dict[Tuple[int, int], GroupLayout] = {}
+        per_sample = tokens.sample_ids is not None
+        for block in blocks:
+            key = self._window_and_shift(block, tokens.grid_hw)
+            if key not in layouts:
+                layouts[key] = build_group_layout(tokens.coords, tokens.grid_hw, key[0],
+                                                  key[1], tokens.sample_ids)
+            if block.with_cp and x.requires_grad:
+                x = cp.checkpoint(
+                    _sparse_block_forward, block, x, layouts[key], per_sample,
+                    use_reentrant=False)
+            else:
+                x = _sparse_block_forward(block, x, layouts[key], per_sample)
+        return x
+
+    @staticmethod
+    def _sparse_merge(downsample, x: torch.Tensor, fine: StageTokens,
+                      coarse: StageTokens) -> torch.Tensor:
+        """mmcv ``PatchMerging`` on visible tokens: (B, N, C) -> (B, N / 4, 2C)."""
+        sampler = downsample.sampler
+        if (sampler.kernel_size, sampler.stride) not in (((2, 2), (2, 2)), (2, 2)):
+            raise NotImplementedError(
+                'the sparse encoder supports only the default 2x2 / stride 2 patch merging, '
+                f'got kernel {sampler.kernel_size}, stride {sampler.stride}')
+        idx = merge_index(fine, coarse)  # (N', 4) or (B, N', 4)
+        B, _, C = x.shape
+        if idx.dim() == 2:
+            children = x[:, idx]  # (B, N', 4, C)
+        else:
+            children = _gather_tokens(x, idx.flatten(1)).view(B, -1, 4, C)
+        merged = children.transpose(2, 3).reshape(B, -1, 4 * C)  # (B, N', C * 4), c-major
+        merged = downsample.norm(merged) if downsample.norm is not None else merged
+        return downsample.reduction(merged)
+
+
+def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout,
+                          per_sample: bool) -> torch.Tensor:
+    """One Swin block on visible tokens: (B, N, C) -> (B, N, C)."""
+    identity = x
+    x = block.norm1(x)
+    if per_sample:
+        B, N, C = x.shape
+        # All samples' windows share one packing: flatten to one token set.
+        x = group_window_attention(block.attn.w_msa, x.reshape(1, B * N, C), layout)
+        x = x.view(B, N, C)
+    else:
+        x = group_window_attention(block.attn.w_msa, x, layout)
+    x = block.attn.drop(x)
+    x = x + identity
+    identity = x
+    x = block.norm2(x)
+    return block.ffn(x, identity=identity)

@@ -1,0 +1,3 @@
+from .greenmim_head import GreenMIMPretrainHead
+
+__all__ = ['GreenMIMPretrainHead']

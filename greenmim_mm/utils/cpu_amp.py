@@ -1,0 +1,40 @@
+"""Mixed precision on CPU: bfloat16 autocast without a GPU assertion.
+
+mmengine 0.10.7's ``AmpOptimWrapper`` asserts that a GPU (or NPU/MLU/MUSA) is present, although
+its autocast context supports CPU with ``dtype=torch.bfloat16``. This subclass skips the
+assertion and the loss scaler (bfloat16 has float32's exponent range, so no loss scaling is
+needed); everything else, checkpoints included, is ``AmpOptimWrapper``'s.
+"""
+import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmpretrain.registry import OPTIM_WRAPPERS
+
+
+@OPTIM_WRAPPERS.register_module()
+class CpuAmpOptimWrapper(AmpOptimWrapper):
+    """``AmpOptimWrapper`` for CPU training under bfloat16 autocast.
+
+    Use it as ``optim_wrapper=dict(type='mmpretrain.CpuAmpOptimWrapper', optimizer=...)``
+    (the scope prefix lets mmdet-scope configs find it too); ``tools/train.py --amp`` picks it
+    when CUDA is not available.
+
+    Args:
+        dtype (str | torch.dtype): Autocast dtype; only bfloat16 is supported on CPU.
+            Defaults to 'bfloat16'.
+        loss_scale (str | float | dict, optional): Accepted for config compatibility with
+            ``AmpOptimWrapper`` and ignored. Defaults to None.
+        **kwargs: ``OptimWrapper`` arguments (``optimizer``, ``accumulative_counts``,
+            ``clip_grad``).
+    """
+
+    def __init__(self, dtype='bfloat16', loss_scale=None, **kwargs) -> None:
+        OptimWrapper.__init__(self, **kwargs)
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        assert dtype == torch.bfloat16, \
+            f'CPU autocast supports only torch.bfloat16, got {dtype}'
+        self.cast_dtype = dtype
+        self._scale_update_param = None
+        # A disabled scaler is the identity: scale() returns the loss, step() calls
+        # optimizer.step(), and its empty state dict round-trips through checkpoints.
+        self.loss_scaler = torch.amp.GradScaler('cpu', enabled=False)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned OpenMMLab stack and greenmim_mm in editable mode.
+#
+# Idempotent: a stamp (hash of requirements/*, setup.py and this script) makes a second run
+# return in about a second. mmcv 2.1.0 has no wheel on PyPI, so its CPU-ops wheel is built
+# once (9-16 minutes on 2 cores) and cached under $GREENMIM_CACHE (default
+# ~/.cache/greenmim_mm), keyed by the torch version it was compiled against, so that fresh
+# clones (CI included) reuse it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-$root/.venv}
+CACHE=${GREENMIM_CACHE:-$HOME/.cache/greenmim_mm}
+MMCV_VERSION=2.1.0
+
+say() { printf '[install] %s\n' "$*"; }
+
+stamp_file="$VENV/.greenmim_mm_install_stamp"
+stamp=$(cat requirements/*.txt setup.py tools/install.sh | sha256sum | cut -d' ' -f1)
+if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]]; then
+    say "environment in $VENV is up to date"
+    exit 0
+fi
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+    say "creating virtual environment $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+"${pip[@]}" install -q -r requirements/build.txt
+say "installing torch + torchvision (requirements/torch.txt)"
+"${pip[@]}" install -q -r requirements/torch.txt
+
+torch_version=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')
+wheel_dir="$CACHE/wheels/torch-$torch_version"
+mmcv_wheel=$(ls "$wheel_dir"/mmcv-$MMCV_VERSION-*.whl 2>/dev/null | head -n1 || true)
+if [[ -z "$mmcv_wheel" ]]; then
+    say "building mmcv $MMCV_VERSION with compiled CPU ops against torch $torch_version."
+    say "PyPI has only its source; the build takes 9-16 minutes on 2 cores and runs once:"
+    say "the wheel is cached in $wheel_dir for every later install."
+    build=$(mktemp -d)
+    trap 'rm -rf "$build"' EXIT
+    "${pip[@]}" download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build/src"
+    tar xzf "$build/src/mmcv-$MMCV_VERSION.tar.gz" -C "$build/src"
+    # torch >= 2.10 headers need C++20; mmcv 2.1.0 asks the compiler for C++17.
+    sed -i 's/c++17/c++20/g' "$build/src/mmcv-$MMCV_VERSION/setup.py"
+    # No build isolation: the build must see the installed torch.
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${pip[@]}" wheel --no-deps --no-build-isolation \
+        "$build/src/mmcv-$MMCV_VERSION" -w "$build/wheel" 2>&1 \
+        | tee "$build/build.log" | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|Successfully|rror' \
+        || { say "mmcv build failed, log:"; tail -n 50 "$build/build.log"; exit 1; }
+    mkdir -p "$wheel_dir"
+    built=$(ls "$build"/wheel/mmcv-$MMCV_VERSION-*.whl)
+    # Copy then rename so an interrupted copy never looks like a cached wheel.
+    cp "$built" "$wheel_dir/.partial.whl"
+    mv "$wheel_dir/.partial.whl" "$wheel_dir/$(basename "$built")"
+    mmcv_wheel="$wheel_dir/$(basename "$built")"
+    say "cached $mmcv_wheel"
+fi
+
+say "installing mmcv ($mmcv_wheel), mmengine, mmdet, mmpretrain and test tools"
+"${pip[@]}" install -q "$mmcv_wheel" -r requirements/runtime.txt -r requirements/tests.txt
+say "installing greenmim_mm in editable mode"
+"${pip[@]}" install -q --no-deps --no-build-isolation -e .
+"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmpretrain, greenmim_mm' \
+    || { say "the installed stack does not import; see the error above"; exit 1; }
+echo "$stamp" > "$stamp_file"
+say "done: $VENV"

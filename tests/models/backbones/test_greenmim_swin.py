@@ -16,12 +16,12 @@ def build(window_size=7, img_size=224, seed=0, **kwargs):
     model = GreenMIMSwinTransformer(
         arch=TINY, img_size=img_size, window_size=window_size, drop_path_rate=0.,
         out_indices=(0, 1, 2, 3), **kwargs)
-    model.init_weights()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if 'relative_position_bias_table' in name:
                 p.normal_(0, 1.)  # non-zero, large: a leaking mask would show
-    return model.eval()
+    model.eval()  # SwinTransformer.train() returns None, so no chaining
+    return model
 
 
 def random_mask(batch, hu, wu, ratio, per_sample, seed=0):
@@ -130,9 +130,11 @@ def test_many_groups_are_packed():
 def test_dense_forward_identical_and_state_dict_round_trip():
     cfg = dict(arch=TINY, img_size=224, window_size=7, out_indices=(0, 1, 2, 3))
     ours = build(7, 224)
-    dense = SwinTransformer(**cfg).eval()
+    dense = SwinTransformer(**cfg)
+    dense.eval()
     dense.load_state_dict(ours.state_dict(), strict=True)
-    ours2 = GreenMIMSwinTransformer(**cfg).eval()
+    ours2 = GreenMIMSwinTransformer(**cfg)
+    ours2.eval()
     ours2.load_state_dict(dense.state_dict(), strict=True)
     assert ours.state_dict().keys() == dense.state_dict().keys()
     for k, v in dense.state_dict().items():
@@ -206,3 +208,21 @@ def test_small_stage_without_pad_small_map_is_a_clear_error():
     model = build(14, 224)
     with pytest.raises(ValueError, match='pad_small_map=True'):
         model(torch.randn(1, 3, 224, 224), random_mask(1, 7, 7, 0.75, False))
+
+
+def test_no_leak_across_windows_with_large_logits():
+    # Swin's additive -100 leaks once logits reach ~100 (seen: 4.9 at this scale); the
+    # sparse mask must not. float64: float32 itself is too coarse for such logits.
+    model = build(7, 224, seed=2).double()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith('qkv.weight'):
+                p.mul_(12.)
+    x = torch.randn(1, 3, 224, 224, dtype=torch.float64)
+    mask = random_mask(1, 7, 7, 0.5, False, seed=8)
+    with torch.no_grad():
+        sparse = model(x, mask)
+        dense = reference_forward(model, x, mask)
+    for s, d in zip(sparse, dense):
+        assert torch.isfinite(s).all()
+        assert (s - d).abs().max() < 1e-8

@@ -81,7 +81,10 @@ def main():
     if 'greenmim' in args.only:
         models['greenmim'] = GreenMIMSwinTransformer(**kw)
     if 'simmim' in args.only:
-        models['simmim'] = SimMIMSwinTransformer(**kw)
+        # SimMIM's backbone takes the window through stage_cfgs.
+        simmim_kw = {k: v for k, v in kw.items() if k != 'window_size'}
+        models['simmim'] = SimMIMSwinTransformer(
+            stage_cfgs=dict(window_size=args.window_size), **simmim_kw)
     if 'dense' in args.only:
         models['dense'] = SwinTransformer(**kw)
     grid = args.img // 32

@@ -47,10 +47,18 @@ if [[ -z "$mmcv_wheel" ]]; then
     # torch >= 2.10 headers need C++20; mmcv 2.1.0 asks the compiler for C++17.
     sed -i 's/c++17/c++20/g' "$build/src/mmcv-$MMCV_VERSION/setup.py"
     # No build isolation: the build must see the installed torch.
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${pip[@]}" wheel --no-deps --no-build-isolation \
-        "$build/src/mmcv-$MMCV_VERSION" -w "$build/wheel" 2>&1 \
-        | tee "$build/build.log" | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|Successfully|rror' \
-        || { say "mmcv build failed, log:"; tail -n 50 "$build/build.log"; exit 1; }
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "${pip[@]}" wheel -v --no-deps --no-build-isolation \
+        "$build/src/mmcv-$MMCV_VERSION" -w "$build/wheel" > "$build/build.log" 2>&1 &
+    builder=$!
+    started=$SECONDS
+    while kill -0 "$builder" 2>/dev/null; do
+        sleep 30
+        kill -0 "$builder" 2>/dev/null || break
+        say "still compiling mmcv ops: $(( (SECONDS - started) / 60 )) min elapsed," \
+            "$(grep -c -E '(^| )-c [^ ]+\.(cpp|cc)' "$build/build.log") C++ units compiled"
+    done
+    wait "$builder" || { say "mmcv build failed; last lines of the log:"
+                         tail -n 40 "$build/build.log"; exit 1; }
     mkdir -p "$wheel_dir"
     built=$(ls "$build"/wheel/mmcv-$MMCV_VERSION-*.whl)
     # Copy then rename so an interrupted copy never looks like a cached wheel.

@@ -4,6 +4,6 @@ Importing the package registers its modules in mmpretrain's (and mmdet's) regist
 configs only need ``custom_imports=dict(imports=['greenmim_mm'], allow_failed_imports=False)``.
 """
 from .version import __version__
-from . import datasets, engine, models  # noqa: F401  (registers modules)
+from . import datasets, engine, models, utils  # noqa: F401  (registers modules)
 
 __all__ = ['__version__']

@@ -11,36 +11,46 @@ Rather than turning ``weights_only`` off, :func:`register_checkpoint_safe_global
 exactly the classes and functions such a checkpoint references, found by saving and resuming
 mmengine checkpoints (see ``tests/utils/test_checkpoint_compat.py``).
 """
+import importlib
+from types import ModuleType
 from typing import Callable, List, Union
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-# Numeric dtypes a message hub can hold: float64 histories (``np.append`` promotes counts),
-# int64/int32/float32/bool arrays or scalars from hooks that log numpy values.
-_NUMPY_DTYPES = (np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_)
+# dtypes of the arrays and scalars in a message hub: float64 log histories and scalars
+# (e.g. runtime_info['eta']), int64 count histories (found by saving and resuming). float32,
+# int32 and bool cover numpy values logged by hooks or metrics.
+_NUMPY_DTYPES = (np.float64, np.int64, np.float32, np.int32, np.bool_)
 
 
-def _numpy_multiarray() -> object:
+def _numpy_multiarray() -> ModuleType:
     """Return numpy's ``multiarray`` module (``numpy._core`` from numpy 2 on)."""
-    core = getattr(np, '_core', None) or np.core
-    return core.multiarray
+    if int(np.__version__.split('.')[0]) >= 2:
+        return importlib.import_module('numpy._core.multiarray')
+    return importlib.import_module('numpy.core.multiarray')
 
 
 def checkpoint_safe_globals() -> List[Union[type, Callable]]:
     """List the globals an mmengine checkpoint pickles besides tensors.
 
     Returns:
-        list: ``HistoryBuffer``; the numpy array and scalar reconstructors
-        (``multiarray._reconstruct``, ``multiarray.scalar``), ``np.ndarray``, ``np.dtype`` and
-        the per-dtype classes (``type(np.dtype(np.float64))`` and friends) that unpickling a
-        dtype instantiates.
+        list: What ``torch.load(weights_only=True)`` needs beyond its defaults:
+
+        - ``HistoryBuffer`` (``message_hub['log_scalars']``) and ``getattr``: the buffer's
+          class-level ``_statistics_methods`` dict is pickled with it, and pickle stores the
+          functions ``HistoryBuffer.min`` etc. as ``getattr(HistoryBuffer, 'min')``.
+        - numpy arrays: ``multiarray._reconstruct``, ``np.ndarray``, ``np.dtype``.
+        - numpy scalars (``runtime_info['eta']`` is a ``np.float64``): ``multiarray.scalar``.
+        - the per-dtype classes that unpickling a dtype builds, e.g.
+          ``type(np.dtype(np.float64))`` (``numpy.dtypes.Float64DType``).
     """
     multiarray = _numpy_multiarray()
     dtype_classes = [type(np.dtype(t)) for t in _NUMPY_DTYPES]
     return [
         HistoryBuffer,
+        getattr,
         multiarray._reconstruct,
         multiarray.scalar,
         np.ndarray,

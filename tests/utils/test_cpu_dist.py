@@ -1,0 +1,62 @@
+"""setup_cpu_distributed: gloo and device-less DDP when a launcher runs without CUDA."""
+import socket
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+from greenmim_mm.utils import setup_cpu_distributed
+from greenmim_mm.utils.cpu_dist import use_cpu_dist_cfg
+
+
+def make_cfg(**kwargs) -> Config:
+    """A config with mmengine's usual GPU env_cfg."""
+    return Config(dict(
+        env_cfg=dict(mp_cfg=dict(mp_start_method='fork'),
+                     dist_cfg=dict(backend='nccl', timeout=60)),
+        **kwargs))
+
+
+def test_switches_backend_and_wrapper():
+    cfg = make_cfg(find_unused_parameters=True)
+    use_cpu_dist_cfg(cfg)
+    assert cfg.env_cfg.dist_cfg == dict(backend='gloo', timeout=60)
+    assert cfg.env_cfg.mp_cfg == dict(mp_start_method='fork')
+    assert cfg.model_wrapper_cfg == dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=True, device_ids=None)
+
+
+def test_keeps_a_configured_wrapper():
+    cfg = make_cfg(model_wrapper_cfg=dict(type='MMDistributedDataParallel', device_ids=[0],
+                                          find_unused_parameters=True))
+    use_cpu_dist_cfg(cfg)
+    assert cfg.model_wrapper_cfg.device_ids == [0]
+    cfg = make_cfg(model_wrapper_cfg=dict(type='MMDistributedDataParallel'))
+    use_cpu_dist_cfg(cfg)
+    assert cfg.model_wrapper_cfg.device_ids is None
+
+
+def test_no_launcher_is_untouched():
+    cfg = make_cfg(launcher='none')
+    assert setup_cpu_distributed(cfg) is False
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl'
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU fallback is off with CUDA')
+def test_pytorch_launcher_creates_gloo_group(monkeypatch):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    cfg = make_cfg(launcher='pytorch')
+    try:
+        assert setup_cpu_distributed(cfg) is True
+        assert torch_dist.is_initialized() and torch_dist.get_backend() == 'gloo'
+        assert setup_cpu_distributed(cfg) is True  # a second call keeps the group
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()

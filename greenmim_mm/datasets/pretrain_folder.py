@@ -1,4 +1,5 @@
 """An unlabelled image folder for pre-training that says where it looked when it is empty."""
+import os
 import os.path as osp
 import re
 from typing import List, Optional, Sequence
@@ -38,6 +39,8 @@ class PretrainImageFolder(CustomDataset):
                  layout_hint: Optional[str] = None,
                  **kwargs) -> None:
         self.layout_hint = layout_hint
+        self._given_prefix = data_prefix.get('img_path', '') if isinstance(
+            data_prefix, dict) else data_prefix
         kwargs.pop('with_label', None)
         super().__init__(
             data_root=data_root,
@@ -52,8 +55,9 @@ class PretrainImageFolder(CustomDataset):
         lines = [
             f'{type(self).__name__}: {what}.',
             f'  Looked in: {folder}  (data_root={self.data_root!r}, '
-            f'data_prefix={self.data_prefix.get("img_path")!r}'
-            + (f', ann_file={self.ann_file!r})' if self.ann_file else ')'),
+            f'data_prefix={self._given_prefix!r}'
+            + (f', ann_file={self.ann_file!r}' if self.ann_file else '')
+            + f'; relative paths start from {os.getcwd()})',
             '  Expected: image files (' + ', '.join(sorted(self.extensions)) + ') anywhere under '
             'that folder, e.g. ImageFolder style <folder>/<class>/<name>.JPEG; labels and folder '
             'names are ignored.',

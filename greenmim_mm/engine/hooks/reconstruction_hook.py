@@ -1,5 +1,5 @@
 """Reconstruction pictures: pure panel builders and a training hook that saves them."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -91,7 +91,7 @@ def _title_strip(width: int, height: int = 20) -> np.ndarray:
     return strip
 
 
-def preprocessor_stats(model: torch.nn.Module):
+def preprocessor_stats(model: torch.nn.Module) -> Tuple[Optional[Tensor], Optional[Tensor]]:
     """The data pre-processor's ``(mean, std)`` buffers, or ``(None, None)`` without them."""
     preprocessor = getattr(model, 'data_preprocessor', None)
     if not getattr(preprocessor, '_enable_normalize', False):
@@ -100,11 +100,19 @@ def preprocessor_stats(model: torch.nn.Module):
 
 
 @torch.no_grad()
-def reconstruct_batch(model: torch.nn.Module, inputs: Tensor, seed: int = 0,
-                      mask: Optional[Tensor] = None):
-    """Run ``model.reconstruct`` in eval mode with a fixed mask seed, restoring the mode.
+def reconstruct_batch(model: torch.nn.Module,
+                      inputs: Tensor,
+                      generator: Optional[torch.Generator] = None,
+                      mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    """Run ``model.reconstruct`` in eval mode without gradients, restoring the mode.
 
-    Uses a private generator, so torch's global RNG (and training) is left untouched.
+    Args:
+        model (nn.Module): A :class:`GreenMIM` model (not a DDP wrapper).
+        inputs (Tensor): Pre-processed images ``(B, 3, H, W)``.
+        generator (torch.Generator, optional): Generator of the mask, e.g.
+            :func:`mask_generator`; a private one keeps torch's global RNG (and so training)
+            untouched. Defaults to None (global RNG).
+        mask (Tensor, optional): A given mask ``(B, Hu, Wu)`` instead. Defaults to None.
 
     Returns:
         Tuple[Tensor, Tensor]: Reconstructed images and the mask.
@@ -112,7 +120,7 @@ def reconstruct_batch(model: torch.nn.Module, inputs: Tensor, seed: int = 0,
     was_training = model.training
     model.eval()
     try:
-        return model.reconstruct(inputs, mask=mask, generator=mask_generator(seed, 0))
+        return model.reconstruct(inputs, mask=mask, generator=generator)
     finally:
         model.train(was_training)
 
@@ -153,7 +161,7 @@ class ReconstructionVisHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         data = model.data_preprocessor(data_batch, False)
         inputs = data['inputs'][:self.num_images]
-        pred_imgs, mask = reconstruct_batch(model, inputs, seed=self.seed)
+        pred_imgs, mask = reconstruct_batch(model, inputs, mask_generator(self.seed, 0))
         mean, std = preprocessor_stats(model)
         for k, panel in enumerate(reconstruction_panels(inputs, pred_imgs, mask, mean, std)):
             runner.visualizer.add_image(f'reconstruction_{k}', panel, step=runner.iter + 1)

@@ -1,0 +1,311 @@
+"""Pre-training configs: every model builds, the recipe matches the paper, training runs,
+the data check speaks clearly, the demo learns, and a resumed run equals an uninterrupted one."""
+import copy
+import importlib.util
+import json
+import os
+import os.path as osp
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import DATASETS, MODELS
+
+import greenmim_mm  # noqa: F401  (registers the modules)
+from greenmim_mm.utils import register_checkpoint_safe_globals
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
+SWIN_B_W14 = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_w14_pretrain.py')
+SWIN_L_W14 = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_l_w14_pretrain.py')
+DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
+ALL_CONFIGS = [SWIN_B, SWIN_B_W14, SWIN_L_W14, DEMO]
+
+
+def write_images(folder: str, num: int, size: int = 192, seed: int = 0) -> None:
+    """Write ``num`` JPEGs of random shapes on smooth colour gradients under ``folder``."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for i in range(num):
+        c0, c1 = rng.integers(0, 256, (2, 3))
+        img = (c0 * (1 - xx[..., None]) * yy[..., None] + c1 * xx[..., None]).astype(np.uint8)
+        for _ in range(rng.integers(1, 5)):
+            color = tuple(int(v) for v in rng.integers(0, 256, 3))
+            center = tuple(int(v) for v in rng.integers(20, size - 20, 2))
+            if rng.random() < 0.5:
+                cv2.circle(img, center, int(rng.integers(10, 50)), color, -1)
+            else:
+                half = rng.integers(10, 50, 2)
+                cv2.rectangle(img, (center[0] - half[0], center[1] - half[1]),
+                              (center[0] + half[0], center[1] + half[1]), color, -1)
+        cv2.imwrite(osp.join(folder, f'{i:04d}.jpg'), img)
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as a module (tools/ is not a package)."""
+    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_pretrain_test_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_model(cfg: Config):
+    init_default_scope('mmpretrain')
+    return MODELS.build(copy.deepcopy(cfg.model))
+
+
+def demo_runner_cfg(data_root: str, work_dir: str, workers: bool = False,
+                    **overrides) -> Config:
+    """The demo config on ``data_root/pretrain`` with test-sized overrides.
+
+    ``workers=False`` loads data in the main process; True keeps the config's workers.
+    """
+    cfg = Config.fromfile(DEMO)
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'test_{uuid.uuid4().hex}'  # one visualizer/logger per runner
+    cfg.train_dataloader.dataset.data_root = data_root
+    if not workers:
+        cfg.train_dataloader.num_workers = 0
+        cfg.train_dataloader.persistent_workers = False
+    cfg.log_level = 'WARNING'
+    cfg.merge_from_dict(overrides)
+    return cfg
+
+
+@pytest.fixture
+def restore_determinism():
+    """Runners with ``randomness.deterministic=True`` switch torch's deterministic algorithms
+    on for the whole process; switch them back for the tests that follow."""
+    enabled = torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.use_deterministic_algorithms(enabled)
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS, ids=osp.basename)
+def test_every_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports == dict(imports=['greenmim_mm'], allow_failed_imports=False)
+    model = build_model(cfg)
+    assert type(model).__name__ == 'GreenMIM'
+    assert model.mask_ratio == 0.75 and model.mask_unit == 32 and not model.per_sample_mask
+    final_dims = model.backbone.num_features[-1]
+    assert model.neck.decoder_embed.in_features == final_dims
+    assert model.neck.decoder_pred.out_features == 32 * 32 * 3
+    assert len(model.neck.decoder_blocks) == 1
+    assert model.head.norm_pix and type(model.head.loss_module).__name__ == \
+        'PixelReconstructionLoss'
+    window = model.backbone.stages[0].blocks[0].attn.window_size
+    if 'w14' in path:
+        assert window == 14 and cfg.model.backbone.pad_small_map
+    else:
+        assert window == 7
+
+
+def test_architectures():
+    b, l_ = (build_model(Config.fromfile(p)).backbone for p in (SWIN_B, SWIN_L_W14))
+    assert (b.embed_dims, b.depths, b.num_heads) == (128, [2, 2, 18, 2], [4, 8, 16, 32])
+    assert (l_.embed_dims, l_.depths, l_.num_heads) == (192, [2, 2, 18, 2], [6, 12, 24, 48])
+    demo = build_model(Config.fromfile(DEMO)).backbone
+    assert (demo.embed_dims, demo.depths) == (48, [2, 2, 2, 2])
+    assert demo.stages[0].blocks[0].attn.window_size == 7  # as the demo Mask R-CNN backbone
+
+
+def test_swin_b_recipe():
+    cfg = Config.fromfile(SWIN_B)
+    opt = cfg.optim_wrapper.optimizer
+    assert opt.type == 'AdamW' and opt.betas == (0.9, 0.95) and opt.weight_decay == 0.05
+    total_batch = cfg.auto_scale_lr.base_batch_size
+    assert opt.lr == pytest.approx(1.5e-4 * total_batch / 256)
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.type, warmup.begin, warmup.end, warmup.by_epoch) == ('LinearLR', 0, 40, True)
+    assert (cosine.type, cosine.begin, cosine.end) == ('CosineAnnealingLR', 40, 200)
+    assert warmup.convert_to_iter_based and cosine.convert_to_iter_based
+    assert cfg.train_cfg == dict(type='EpochBasedTrainLoop', max_epochs=200)
+    ckpt = cfg.default_hooks.checkpoint
+    assert ckpt.interval >= 1 and ckpt.max_keep_ckpts >= 1
+    assert cfg.model.backbone.drop_path_rate == 0.0
+    steps = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    rrc = steps['RandomResizedCrop']
+    assert (rrc.scale, rrc.crop_ratio_range, rrc.interpolation) == (224, (0.2, 1.0), 'bicubic')
+    assert steps['RandomFlip'].prob == 0.5 and 'PackInputs' in steps
+    assert cfg.model.data_preprocessor.type == 'SelfSupDataPreprocessor'
+    assert cfg.train_dataloader.dataset.data_root.rstrip('/') == 'data/imagenet'
+    assert cfg.train_dataloader.dataset.data_prefix == 'train'
+
+
+def test_optimizer_groups_skip_decay_on_norms_biases_and_tables():
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(DEMO)
+    model = build_model(cfg)
+    optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    decay = {id(p): g['weight_decay'] for g in optim.optimizer.param_groups for p in g['params']}
+    for name, param in model.named_parameters():
+        no_decay = (name.endswith('.bias') or 'norm' in name or '.ln' in name
+                    or 'mask_token' in name or 'relative_position_bias_table' in name)
+        assert decay[id(param)] == (0.0 if no_decay else 0.05), name
+
+
+@pytest.mark.slow
+def test_swin_b_fwd_bwd_224_batch2():
+    """One forward/backward of the Swin-B config at 224 px, batch 2 (~10-20 s on 2 cores)."""
+    model = build_model(Config.fromfile(SWIN_B))
+    model.init_weights()
+    torch.manual_seed(0)
+    loss = model.loss(torch.randn(2, 3, 224, 224), [])['loss']
+    loss.backward()
+    assert torch.isfinite(loss) and 0.5 < loss.item() < 5
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_missing_data_says_where_it_looked(tmp_path):
+    cfg = Config.fromfile(SWIN_B)
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset_cfg.data_root = str(tmp_path / 'imagenet')
+    init_default_scope('mmpretrain')
+    with pytest.raises(FileNotFoundError) as err:
+        DATASETS.build(dataset_cfg)
+    text = str(err.value)
+    assert 'the image folder does not exist' in text
+    assert str(tmp_path / 'imagenet' / 'train') in text
+    assert 'Expected' in text and 'ImageNet' in text and 'data_root' in text
+
+    (tmp_path / 'imagenet' / 'train' / 'n000').mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match='found no image files'):
+        DATASETS.build(dataset_cfg)
+
+    write_images(str(tmp_path / 'imagenet' / 'train' / 'n000'), 3)
+    assert len(DATASETS.build(dataset_cfg)) == 3
+
+    ann = tmp_path / 'imagenet' / 'train.txt'
+    ann.write_text('n000/0000.jpg 0\nn000/0002.jpg 7\n')
+    dataset = DATASETS.build(dict(dataset_cfg, ann_file=str(ann)))
+    names = [osp.basename(dataset.get_data_info(i)['img_path']) for i in range(len(dataset))]
+    assert names == ['0000.jpg', '0002.jpg']
+
+
+def test_train_tool_reports_missing_data(tmp_path):
+    """``tools/train.py`` on the Swin-B config without data fails with the layout message."""
+    train = load_tool('train')
+    with pytest.raises(FileNotFoundError, match=r'Looked in: .*data/imagenet/train'):
+        train.main([
+            SWIN_B, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+            f'train_dataloader.dataset.data_root={tmp_path}/data/imagenet',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'
+        ])
+
+
+@pytest.mark.slow
+def test_train_tool_starts_swin_b_training(tmp_path, restore_determinism):
+    """With data present, ``tools/train.py configs/greenmim_swin_b_pretrain.py`` trains."""
+    write_images(str(tmp_path / 'imagenet' / 'train' / 'n01440764'), 2, size=96)
+    train = load_tool('train')
+    work = tmp_path / 'work'
+    train.main([
+        SWIN_B, '--work-dir', str(work), '--cfg-options',
+        f'train_dataloader.dataset.data_root={tmp_path}/imagenet', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1'
+    ])
+    assert (work / 'epoch_1.pth').exists()
+
+
+def test_train_tool_amp_on_cpu(tmp_path, restore_determinism):
+    """``tools/train.py --amp`` trains the demo under bfloat16 autocast on CPU."""
+    write_images(str(tmp_path / 'demo' / 'pretrain'), 4)
+    work = tmp_path / 'work'
+    load_tool('train').main([
+        DEMO, '--work-dir', str(work), '--amp', '--cfg-options',
+        f'train_dataloader.dataset.data_root={tmp_path}/demo', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'train_cfg.max_iters=2', 'default_hooks.logger.interval=1'
+    ])
+    dumped = Config.fromfile(str(work / 'greenmim_demo_pretrain.py'))
+    if not torch.cuda.is_available():
+        assert dumped.optim_wrapper.type == 'mmpretrain.CpuAmpOptimWrapper'
+    scalars = next(work.rglob('scalars.json')).read_text().splitlines()
+    losses = [json.loads(line)['loss'] for line in scalars if '"loss"' in line]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert (work / 'iter_2.pth').exists()
+
+
+@pytest.mark.slow
+def test_demo_loss_falls(tmp_path, restore_determinism):
+    """The demo recipe learns: over its first 40 iterations the loss drops clearly."""
+    write_images(str(tmp_path / 'demo' / 'pretrain'), 64)
+    cfg = demo_runner_cfg(str(tmp_path / 'demo'), str(tmp_path / 'work'))
+    cfg.train_cfg.max_iters = 40
+    cfg.default_hooks.checkpoint.interval = 40
+    cfg.custom_hooks = []
+    runner = Runner.from_cfg(cfg)
+    losses = []
+    runner.register_hook(_LossRecorder(losses), priority='LOWEST')
+    runner.train()
+    first, last = np.mean(losses[:10]), np.mean(losses[-10:])
+    assert last < 0.85 * first, (first, last)
+
+
+class _LossRecorder(Hook):
+    """Record every training loss."""
+
+    def __init__(self, losses: list) -> None:
+        self.losses = losses
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.losses.append(float(outputs['loss']))
+
+
+def _final_state(runner: Runner) -> dict:
+    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+@pytest.mark.slow
+def test_resume_equals_uninterrupted_run(tmp_path, restore_determinism):
+    """Train 4 iterations straight vs 2, stop, resume for 2 more: identical weights.
+
+    With the demo's data workers, so their augmentation streams are covered too.
+    """
+    write_images(str(tmp_path / 'demo' / 'pretrain'), 24)
+    data_root = str(tmp_path / 'demo')
+    small = {
+        'workers': True,
+        'train_dataloader.batch_size': 2,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.logger.interval': 1,
+        'custom_hooks': [],
+    }
+    register_checkpoint_safe_globals()
+
+    cfg = demo_runner_cfg(data_root, str(tmp_path / 'straight'), **small)
+    cfg.train_cfg.max_iters = 4
+    straight = Runner.from_cfg(cfg)
+    straight.train()
+    expected = _final_state(straight)
+
+    cfg = demo_runner_cfg(data_root, str(tmp_path / 'split'), **small)
+    cfg.train_cfg.max_iters = 2
+    Runner.from_cfg(cfg).train()
+    assert osp.exists(tmp_path / 'split' / 'iter_2.pth')
+
+    cfg = demo_runner_cfg(data_root, str(tmp_path / 'split'), **small)
+    cfg.train_cfg.max_iters = 4
+    cfg.resume = True
+    cfg.load_from = str(tmp_path / 'split' / 'iter_2.pth')
+    resumed = Runner.from_cfg(cfg)
+    resumed.train()
+    assert resumed.iter == 4
+    got = _final_state(resumed)
+    assert got.keys() == expected.keys()
+    differing = [k for k in expected if not torch.equal(expected[k], got[k])]
+    assert not differing, differing[:5]
+    # and the steps did change the weights
+    start = torch.load(tmp_path / 'split' / 'iter_2.pth', map_location='cpu')['state_dict']
+    assert any(not torch.equal(start[k], got[k]) for k in got)

@@ -7,6 +7,12 @@ evaluation metrics are logged at the end of the run. Checkpoints load under torc
 ``weights_only=True`` (see ``greenmim_mm.utils.checkpoint_compat``), and
 ``--launcher pytorch`` without CUDA runs on the gloo backend.
 
+Before testing, the checkpoint is checked against the model: a checkpoint of another
+architecture stops the run with the list of mismatched shapes instead of being loaded
+partially (mmengine's ``strict=False``) and evaluated half random
+(``greenmim_mm.engine.checkpoint_check``). A config naming an unregistered type fails with
+mmengine's message plus what to add (``custom_imports``).
+
 Example::
 
     python tools/test.py configs/demo/xxx.py work_dirs/xxx/iter_600.pth --out results.pkl
@@ -166,6 +172,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     set_test_dataloader_defaults(cfg)
+    hooks = [
+        h for h in (cfg.get('custom_hooks') or [])
+        if str(h.get('type', '')).split('.')[-1] != 'CheckpointCompatibilityHook'
+    ]
+    cfg.custom_hooks = hooks + [
+        dict(type='mmpretrain.CheckpointCompatibilityHook', mode='strict', purpose='test')
+    ]
     return cfg
 
 
@@ -218,10 +231,12 @@ def main(argv: Optional[list] = None) -> dict:
     """
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg)
-    if args.out is not None:
-        runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
-    return runner.test()
+    from greenmim_mm.engine.config_errors import registry_hints
+    with registry_hints(args.config):
+        runner = build_runner(cfg)
+        if args.out is not None:
+            runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
+        return runner.test()
 
 
 if __name__ == '__main__':

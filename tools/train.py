@@ -9,10 +9,30 @@ The flags and their behaviour follow mmpretrain's ``tools/train.py``; the runner
 * ``--launcher pytorch`` without CUDA runs on the gloo backend.
 * Checkpoints load under torch's default ``weights_only=True`` (see
   ``greenmim_mm.utils.checkpoint_compat``), so ``--resume`` works with torch >= 2.6.
+* A ``CheckpointHook`` becomes ``AtomicCheckpointHook``: a kill while a checkpoint is written
+  leaves the previous one (and ``last_checkpoint``) intact, so ``--resume`` always finds a
+  complete checkpoint (``greenmim_mm.engine.atomic_checkpoint``).
+* ``--resume`` refuses a checkpoint whose weights do not fit the model, listing the
+  mismatched shapes; ``load_from`` fails only when no weight fits
+  (``greenmim_mm.engine.checkpoint_check``).
+* Distributed runs log losses averaged over all ranks (``DistLossAverageHook``), so they are
+  comparable with a single-process run of the same total batch.
+* A config naming an unregistered type fails with mmengine's message plus what to add
+  (``custom_imports``) and similarly named registered types.
 
 Example::
 
     python tools/train.py configs/demo/xxx.py --work-dir work_dirs/xxx --amp
+
+Launchers (mmengine's; ``--launcher`` sets which one initialises the process group)::
+
+    bash tools/dist_train.sh CONFIG 8 [args]        # torchrun, --launcher pytorch
+    srun -p PARTITION --ntasks=16 --ntasks-per-node=8 --gres=gpu:8 \
+        python -u tools/train.py CONFIG --launcher slurm [args]
+
+Under slurm, mmengine reads ``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_LOCALID`` and the
+first host of ``SLURM_NODELIST`` (via ``scontrol``); ``MASTER_PORT`` (default 29500) must
+differ between jobs sharing a node. Interrupted runs continue with ``--resume``.
 """
 import argparse
 import logging
@@ -236,7 +256,47 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         enable_auto_scale_lr(cfg)
 
     set_dataloader_defaults(cfg, args)
+    use_atomic_checkpoints(cfg)
+    if cfg.get('resume', False):
+        set_custom_hook(cfg, 'CheckpointCompatibilityHook', mode='strict', purpose='resume')
+    elif cfg.get('load_from'):
+        set_custom_hook(cfg, 'CheckpointCompatibilityHook', mode='any', purpose='load')
+    if args.launcher != 'none':
+        set_custom_hook(cfg, 'DistLossAverageHook')
     return cfg
+
+
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """Swap mmengine's ``CheckpointHook`` for ``mmpretrain.AtomicCheckpointHook``.
+
+    Same arguments and checkpoints; the difference is what a kill during saving leaves behind
+    (see ``greenmim_mm.engine.atomic_checkpoint``). Other checkpoint hook types are kept.
+
+    Args:
+        cfg (Config): The config to modify in place.
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if hook is not None and hook.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
+        hook['type'] = 'mmpretrain.AtomicCheckpointHook'
+
+
+def set_custom_hook(cfg: Config, hook_type: str, **kwargs) -> None:
+    """Put ``mmpretrain.<hook_type>`` into ``custom_hooks``, replacing an earlier entry of it.
+
+    Replacing (rather than appending) keeps a config dumped by an earlier run, and trained
+    again, from holding the hook twice.
+
+    Args:
+        cfg (Config): The config to modify in place.
+        hook_type (str): A hook registered in mmpretrain's ``HOOKS``.
+        **kwargs: The hook's arguments.
+    """
+    hooks = [
+        h for h in (cfg.get('custom_hooks') or [])
+        if str(h.get('type', '')).split('.')[-1] != hook_type
+    ]
+    hooks.append(dict(type=f'mmpretrain.{hook_type}', **kwargs))
+    cfg.custom_hooks = hooks
 
 
 def build_runner(cfg: Config) -> 'Runner':
@@ -267,8 +327,10 @@ def main(argv: Optional[list] = None) -> None:
     """
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg)
-    runner.train()
+    from greenmim_mm.engine.config_errors import registry_hints
+    with registry_hints(args.config):  # models and hooks build here, datasets in train()
+        runner = build_runner(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

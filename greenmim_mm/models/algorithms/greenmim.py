@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
+from mmengine.dist import broadcast_object_list, get_rank, get_world_size
 from mmengine.logging import MessageHub
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.models.utils import to_2tuple
@@ -47,11 +48,13 @@ class GreenMIM(BaseSelfSupervisor):
 
     Mask sampling is deterministic during training: the mask of iteration ``i`` (mmengine's
     message-hub ``iter``, restored on resume) comes from :func:`mask_generator` seeded with
-    ``(seed, i)``, where ``seed`` is ``mask_seed`` or, when None, ``torch.initial_seed()``
-    -- the seed mmengine's runner gives torch (``randomness.seed``, restored from the
-    checkpoint on resume). So a resumed run sees the same masks as an uninterrupted one, and
-    every DDP rank draws the same mask unless ``randomness.diff_rank_seed=True``. Outside a
-    training loop (no ``iter`` in the message hub) masks come from torch's global RNG.
+    ``(seed, i)``, where ``seed`` is ``mask_seed`` or, when None, rank 0's
+    ``torch.initial_seed()`` -- the seed mmengine's runner gives torch (``randomness.seed``,
+    restored from the checkpoint on resume). So a resumed run sees the same masks as an
+    uninterrupted one, and every DDP rank draws the same batch-wise mask (one grouping for
+    the global batch) even with ``randomness.diff_rank_seed=True``; per-sample masks also mix
+    in the rank. Outside a training loop (no ``iter`` in the message hub) masks come from
+    torch's global RNG.
 
     Args:
         backbone (dict): Encoder config, e.g. ``GreenMIMSwinTransformer``; its
@@ -95,6 +98,7 @@ class GreenMIM(BaseSelfSupervisor):
         self.mask_unit = int(mask_unit)
         self.per_sample_mask = bool(per_sample_mask)
         self.mask_seed = mask_seed
+        self._rank0_seed: Optional[int] = None
         self._check_config()
 
     def _check_config(self) -> None:
@@ -129,13 +133,32 @@ class GreenMIM(BaseSelfSupervisor):
         """Dense features of unmasked images (the plain Swin forward)."""
         return self.backbone(inputs, mask=None)
 
+    def _shared_seed(self) -> int:
+        """``mask_seed``, else rank 0's ``torch.initial_seed()`` (broadcast once).
+
+        With ``randomness.diff_rank_seed=True`` every rank has its own torch seed; the
+        batch-wise mask must still be the same everywhere, so rank 0's seed is used.
+        """
+        if self.mask_seed is not None:
+            return int(self.mask_seed)
+        if self._rank0_seed is None:
+            seed = [torch.initial_seed()]
+            if get_world_size() > 1:
+                broadcast_object_list(seed, src=0)
+            self._rank0_seed = int(seed[0])
+        return self._rank0_seed
+
     def _training_generator(self) -> Optional[torch.Generator]:
-        """The generator of this training step's mask, or None outside a training loop."""
+        """The generator of this training step's mask, or None outside a training loop.
+
+        Batch-wise masks come from ``(shared seed, iteration)``, identical on every rank;
+        per-sample masks add the rank, so ranks do not repeat each other's masks.
+        """
         iteration = MessageHub.get_current_instance().get_info('iter')
         if iteration is None:
             return None
-        seed = self.mask_seed if self.mask_seed is not None else torch.initial_seed()
-        return mask_generator(seed, iteration)
+        stream = get_rank() if self.per_sample_mask else 0
+        return mask_generator(self._shared_seed(), iteration, stream)
 
     def generate_mask(self,
                       inputs: torch.Tensor,

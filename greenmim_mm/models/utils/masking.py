@@ -122,20 +122,24 @@ def random_unit_mask(batch_size: int,
     return mask.contiguous().to(device)
 
 
-def mask_generator(seed: int, iteration: int) -> torch.Generator:
-    """A CPU generator whose state is a pure function of ``(seed, iteration)``.
+def mask_generator(seed: int, iteration: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator whose state is a pure function of ``(seed, iteration, stream)``.
 
-    The two integers are mixed with numpy's ``SeedSequence`` (so nearby seeds and iterations
+    The integers are mixed with numpy's ``SeedSequence`` (so nearby seeds and iterations
     give unrelated streams) into a 64-bit seed for a fresh ``torch.Generator``.
 
     Args:
         seed (int): The run's seed (any non-negative integer; negative ones are wrapped).
         iteration (int): The training iteration (0-based, as in mmengine's message hub).
+        stream (int): An extra key, e.g. the DDP rank for per-sample masks. Defaults to 0,
+            which gives the same stream as the two-key form.
 
     Returns:
         torch.Generator: A new CPU generator.
     """
     words = [int(seed) % 2**64, int(iteration) % 2**64]
+    if stream:
+        words.append(int(stream) % 2**64)
     state = np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0]
     generator = torch.Generator(device='cpu')
     generator.manual_seed(int(state))

@@ -18,7 +18,7 @@ Renames from the Microsoft-Swin layout (``i`` = stage, ``j`` = block, ``L`` = la
     layers.i.blocks.j.attn.qkv.*               -> stages.i.blocks.j.attn.w_msa.qkv.*
     layers.i.blocks.j.attn.proj.*              -> stages.i.blocks.j.attn.w_msa.proj.*
     layers.i.blocks.j.attn.relative_position_bias_table
-                                               -> stages.i.blocks.j.attn.w_msa.relative_position_bias_table
+        -> stages.i.blocks.j.attn.w_msa.relative_position_bias_table
     layers.i.blocks.j.mlp.fc1.*                -> stages.i.blocks.j.ffn.layers.0.0.*
     layers.i.blocks.j.mlp.fc2.*                -> stages.i.blocks.j.ffn.layers.1.*
     layers.i.downsample.reduction.weight       -> stages.i.downsample.reduction.weight  (reordered)
@@ -78,7 +78,8 @@ _OFFICIAL_DROPPED = re.compile(r'(relative_position_index|attn_mask)$|^head\.')
 # Decoder keys of the authors' MaskedAutoencoder (outside the encoder. prefix).
 _OFFICIAL_DECODER = re.compile(r'^(decoder_|mask_token)')
 
-_TABLE_KEY = re.compile(r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.relative_position_bias_table$')
+_TABLE_KEY = re.compile(
+    r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.relative_position_bias_table$')
 
 
 def unwrap_state_dict(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
@@ -89,15 +90,21 @@ def unwrap_state_dict(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
             (``state_dict``), an authors' checkpoint (``model``) or a flat state dict.
 
     Returns:
-        dict: The flat ``name -> tensor`` mapping.
+        dict: The flat ``name -> tensor`` mapping, without a ``module.`` prefix (DDP) if every
+        key has one.
     """
     for key in ('state_dict', 'model'):
         if key in checkpoint and isinstance(checkpoint[key], Mapping):
-            return dict(checkpoint[key])
-    if all(torch.is_tensor(v) for v in checkpoint.values()):
-        return dict(checkpoint)
-    raise KeyError('cannot find the weights in the checkpoint: expected a "state_dict" '
-                   f'(mmengine) or "model" (authors) entry, got keys {sorted(checkpoint)}')
+            weights = dict(checkpoint[key])
+            break
+    else:
+        if not all(torch.is_tensor(v) for v in checkpoint.values()):
+            raise KeyError('cannot find the weights in the checkpoint: expected a "state_dict" '
+                           f'(mmengine) or "model" (authors) entry, got keys {sorted(checkpoint)}')
+        weights = dict(checkpoint)
+    if weights and all(k.startswith('module.') for k in weights):
+        weights = {k[len('module.'):]: v for k, v in weights.items()}
+    return weights
 
 
 def detect_format(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -271,7 +278,8 @@ def infer_swin_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
 
     Returns:
         dict: ``embed_dims``, ``depths``, ``num_heads``, ``window_sizes`` (per stage, from the
-        table sizes), ``patch_size``, ``in_channels`` and ``use_abs_pos_embed``.
+        table sizes), ``patch_size``, ``in_channels``, ``use_abs_pos_embed`` and ``img_size``
+        (from the absolute position embedding, None without one).
     """
     proj = state_dict['patch_embed.projection.weight']  # (C, in_channels, p, p)
     depths: Dict[int, int] = {}
@@ -287,6 +295,8 @@ def infer_swin_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
         windows[stage] = (math.isqrt(value.shape[0]) + 1) // 2
     stages = sorted(depths)
     assert stages == list(range(len(stages))), f'stages {stages} are not 0..n-1'
+    pos_embed = state_dict.get('absolute_pos_embed')  # (1, H*W, C)
+    img_size = None if pos_embed is None else math.isqrt(pos_embed.shape[1]) * proj.shape[-1]
     return dict(
         embed_dims=proj.shape[0],
         depths=[depths[i] for i in stages],
@@ -294,7 +304,8 @@ def infer_swin_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
         window_sizes=[windows[i] for i in stages],
         patch_size=proj.shape[-1],
         in_channels=proj.shape[1],
-        use_abs_pos_embed='absolute_pos_embed' in state_dict)
+        use_abs_pos_embed=pos_embed is not None,
+        img_size=img_size)
 
 
 def set_window_sizes(

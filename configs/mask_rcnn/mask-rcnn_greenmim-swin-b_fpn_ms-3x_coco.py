@@ -1,0 +1,44 @@
+# Mask R-CNN + FPN on a GreenMIM-pretrained Swin-B (window 7), multi-scale training, 36 epochs.
+# Augmentation and schedule of mmdet's Swin 3x configs (multi-scale resize, or resize + crop +
+# resize as in DETR); everything else as the 1x config.
+_base_ = ['./mask-rcnn_greenmim-swin-b_fpn_1x_coco.py']
+
+multi_scales = [(480, 1333), (512, 1333), (544, 1333), (576, 1333), (608, 1333), (640, 1333),
+                (672, 1333), (704, 1333), (736, 1333), (768, 1333), (800, 1333)]
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='RandomChoice',
+        transforms=[
+            [dict(type='RandomChoiceResize', scales=multi_scales, keep_ratio=True)],
+            [
+                dict(
+                    type='RandomChoiceResize',
+                    scales=[(400, 1333), (500, 1333), (600, 1333)],
+                    keep_ratio=True),
+                dict(
+                    type='RandomCrop',
+                    crop_type='absolute_range',
+                    crop_size=(384, 600),
+                    allow_negative_crop=True),
+                dict(type='RandomChoiceResize', scales=multi_scales, keep_ratio=True),
+            ],
+        ]),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+max_epochs = 36
+train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[27, 33],
+        gamma=0.1)
+]

@@ -1,0 +1,217 @@
+#!/usr/bin/env python
+"""Convert a GreenMIM pretraining checkpoint into a Swin backbone checkpoint.
+
+The output, ``{'meta': ..., 'state_dict': {'backbone.' + key: tensor}}``, loads into the
+``backbone`` of an mmdet or mmpretrain model whose backbone is ``mmpretrain.SwinTransformer``
+or ``GreenMIMSwinTransformer``: through
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``, or ``load_from=DST``.
+
+Examples::
+
+    # our pretraining -> the demo detector's backbone
+    python tools/convert_checkpoint.py work_dirs/demo/pretrain/iter_300.pth \\
+        work_dirs/demo/greenmim_backbone.pth --config configs/demo/mask-rcnn_greenmim_demo.py
+
+    # an authors' release -> Swin-B w7 for Mask R-CNN
+    python tools/convert_checkpoint.py greenmim_swin_base_w7.pth \\
+        checkpoints/greenmim_swin-b-w7_backbone.pth --from official \\
+        --config configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py
+
+The conversion itself is :mod:`greenmim_mm.utils.convert` (pure functions, every rename listed
+there). This script loads SRC, converts it, fits the relative-position tables to the target's
+window of every stage (bicubic resize where they differ), adds the output norms the target reads
+but pretraining never had, loads the result into the target backbone and prints its missing and
+unexpected keys. The target is the backbone of ``--config``, or else an mmpretrain
+``SwinTransformer`` with the checkpoint's architecture, ``--window-size`` and ``--out-indices``.
+It fails, writing nothing, when a backbone key would be missing.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import pickle
+import sys
+from typing import List, Optional
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    # Let the checkout's greenmim_mm import without an installed copy.
+    sys.path.insert(0, REPO_ROOT)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from greenmim_mm.utils.convert import (add_output_norms, convert_greenmim_mm,  # noqa: E402
+                                       convert_official_swin, detect_format,
+                                       infer_swin_arch, set_window_sizes,
+                                       to_backbone_checkpoint, unwrap_state_dict)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert a GreenMIM pretraining checkpoint (ours or the authors\') into '
+        'an mmpretrain Swin backbone checkpoint for mmdet / mmpretrain fine-tuning.')
+    parser.add_argument('src', help='pretraining checkpoint')
+    parser.add_argument('dst', help='output backbone checkpoint')
+    parser.add_argument(
+        '--from', dest='src_format', default='auto',
+        choices=['auto', 'greenmim_mm', 'official'],
+        help='greenmim_mm: our mmengine checkpoint (backbone.* keys); official: the authors\' '
+        'release (Microsoft Swin keys under encoder.); auto: tell them apart by the keys')
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        '--config', help='mmdet or mmpretrain config whose model.backbone is the target: '
+        'its windows and out_indices are used')
+    target.add_argument(
+        '--window-size', type=int, nargs='+',
+        help='target window, one value for all stages or one per stage (default: the '
+        'windows the checkpoint was pretrained with)')
+    parser.add_argument(
+        '--out-indices', type=int, nargs='+', default=[0, 1, 2, 3],
+        help='stages the target outputs, without --config (their norms must exist). '
+        'Default: 0 1 2 3, as a detector uses')
+    parser.add_argument(
+        '--allow-pickle', action='store_true',
+        help='load SRC with full unpickling when it holds more than tensors and plain '
+        'containers. Only for files you trust.')
+    return parser.parse_args(argv)
+
+
+def load_source(path: str, allow_pickle: bool = False) -> dict:
+    """Load a checkpoint with ``weights_only=True`` unless ``allow_pickle``.
+
+    mmengine's checkpoint globals (message hub, numpy values) and ``argparse.Namespace`` (the
+    authors' ``args`` entry) are allow-listed, so both sources load safely as released.
+    """
+    if allow_pickle:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    from greenmim_mm.utils import register_checkpoint_safe_globals
+    register_checkpoint_safe_globals()
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        sys.exit(f'error: {path} holds objects that weights-only loading refuses:\n{err}\n'
+                 'If you trust the file, run again with --allow-pickle.')
+
+
+def build_backbone_from_config(config: str) -> nn.Module:
+    """Build ``model.backbone`` of an mmdet or mmpretrain config, without its init_cfg."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.utils import import_modules_from_strings
+
+    cfg = Config.fromfile(config)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    scope = cfg.get('default_scope', 'mmdet')
+    if scope == 'mmdet':
+        import mmdet.models  # noqa: F401  (registers mmdet's models)
+        from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    import mmpretrain.models  # noqa: F401  (mmpretrain.SwinTransformer from mmdet configs)
+    backbone_cfg = copy.deepcopy(cfg.model.backbone)
+    backbone_cfg.pop('init_cfg', None)
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(backbone_cfg)
+
+
+def build_default_backbone(arch: dict, window_sizes: List[int],
+                           out_indices: List[int]) -> nn.Module:
+    """An mmpretrain SwinTransformer with the checkpoint's architecture (detection settings)."""
+    from mmpretrain.models import SwinTransformer
+    return SwinTransformer(
+        arch=dict(embed_dims=arch['embed_dims'], depths=arch['depths'],
+                  num_heads=arch['num_heads']),
+        patch_size=arch['patch_size'],
+        in_channels=arch['in_channels'],
+        window_size=window_sizes[0],
+        stage_cfgs=[dict(window_size=w) for w in window_sizes],
+        out_indices=tuple(out_indices),
+        pad_small_map=True,
+        use_abs_pos_embed=arch['use_abs_pos_embed'],
+        img_size=arch['img_size'] or 224)
+
+
+def stage_windows(backbone: nn.Module) -> List[int]:
+    """Window of every stage of an mmpretrain-style Swin."""
+    return [stage.blocks[0].attn.window_size for stage in backbone.stages]
+
+
+def layer_norm_eps(backbone: nn.Module) -> set:
+    return {m.eps for m in backbone.modules() if isinstance(m, nn.LayerNorm)}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    ckpt = load_source(args.src, args.allow_pickle)
+    weights = unwrap_state_dict(ckpt)
+    src_format = detect_format(weights) if args.src_format == 'auto' else args.src_format
+    print(f'source: {args.src} ({src_format} format, {len(weights)} tensors)')
+    if src_format == 'greenmim_mm':
+        state_dict = convert_greenmim_mm(weights)
+    else:
+        state_dict = convert_official_swin(weights)
+    dropped = len(weights) - len(state_dict)
+    arch = infer_swin_arch(state_dict)
+    print(f'backbone: embed_dims={arch["embed_dims"]} depths={arch["depths"]} '
+          f'num_heads={arch["num_heads"]} pretrained windows={arch["window_sizes"]} '
+          f'({len(state_dict)} tensors kept, {dropped} dropped: decoder/head/buffers)')
+
+    if args.config:
+        backbone = build_backbone_from_config(args.config)
+        target = f'model.backbone of {args.config} ({type(backbone).__name__})'
+    else:
+        windows = args.window_size or arch['window_sizes']
+        if len(windows) == 1:
+            windows = windows * len(arch['depths'])
+        if len(windows) != len(arch['depths']):
+            sys.exit(f'error: --window-size takes 1 or {len(arch["depths"])} values')
+        backbone = build_default_backbone(arch, list(windows), args.out_indices)
+        target = 'mmpretrain SwinTransformer (pad_small_map=True, ' \
+                 f'out_indices={tuple(args.out_indices)})'
+    windows = stage_windows(backbone)
+    print(f'target: {target}, windows={windows}')
+
+    state_dict, resized = set_window_sizes(state_dict, windows)
+    for msg in resized:
+        print(f'  resized {msg}')
+    state_dict, added = add_output_norms(state_dict, backbone.out_indices,
+                                         backbone.num_features)
+    if added:
+        print(f'  added {", ".join(added)}: output norms the checkpoint lacks (pretraining '
+              'normalises only its last stage), written as LayerNorm weight 1, bias 0')
+    if src_format == 'official' and layer_norm_eps(backbone) != {1e-6}:
+        print('  note: the authors\' encoder uses LayerNorm eps=1e-6; the target uses '
+              f'{sorted(layer_norm_eps(backbone))} (set stage_cfgs/patch_cfg/norm_cfg eps)')
+
+    try:
+        result = backbone.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # shape mismatch
+        sys.exit(f'error: the converted weights do not fit the target:\n{err}')
+    missing = result.missing_keys
+    print(f'missing keys: {missing or "none"}')
+    print(f'unexpected keys: {result.unexpected_keys or "none"}')
+    if missing:
+        print('error: backbone keys would stay randomly initialised; nothing written')
+        return 1
+
+    meta = dict(
+        source=osp.abspath(args.src),
+        source_format=src_format,
+        converted_by='tools/convert_checkpoint.py',
+        config=args.config,
+        arch=dict(embed_dims=arch['embed_dims'], depths=arch['depths'],
+                  num_heads=arch['num_heads'], pretrained_window_sizes=arch['window_sizes']),
+        window_sizes=windows,
+        added_output_norms=added)
+    out = to_backbone_checkpoint(state_dict, meta)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save(out, args.dst)
+    print(f'wrote {args.dst} ({len(out["state_dict"])} tensors, prefix "backbone.")')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,4 +1,5 @@
 """A ``CocoDataset`` that fails with the expected layout instead of a bare missing path."""
+import json
 import os.path as osp
 from typing import List, Optional
 
@@ -50,4 +51,19 @@ class CheckedCocoDataset(CocoDataset):
 
     def load_data_list(self) -> List[dict]:
         self.check_layout()
-        return super().load_data_list()
+        try:
+            return super().load_data_list()
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            problem = f'is not valid JSON ({err})'
+        except (AssertionError, KeyError, TypeError) as err:
+            # pycocotools asserts on a non-dict json; a dict without 'images' and friends
+            # fails with KeyError/TypeError deep inside mmdet.
+            problem = f'is not a COCO instances file ({type(err).__name__}: {err})'
+        lines = [
+            f'{type(self).__name__}: the annotation file {self.ann_file} {problem}.',
+            "Expected a COCO instances json: a dict with 'images', 'annotations' and "
+            "'categories' (re-download or regenerate it).",
+        ]
+        if self.layout_hint:
+            lines.append(self.layout_hint)
+        raise ValueError('\n'.join(lines))

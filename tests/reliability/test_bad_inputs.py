@@ -239,8 +239,6 @@ PENDING = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason='change request for greenmim_mm/det/coco.py (helper-3): '
-                   "name the annotation file when it is not a COCO json")
 @pytest.mark.parametrize('row', PENDING, ids=[r.id for r in PENDING])
 def test_bad_coco_json_gets_one_clear_error(row, tmp_path, demo_data, unique_name):
     test_bad_input_gets_one_clear_error(row, demo_data, tmp_path, unique_name)

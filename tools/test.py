@@ -36,7 +36,6 @@ from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 
 if TYPE_CHECKING:
     from mmengine.evaluator import DumpResults
-    from mmengine.runner import Runner
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -200,26 +199,6 @@ def dump_metric(cfg: Config, out_file: str) -> 'DumpResults':
     return DumpResults(out_file_path=out_file)
 
 
-def build_runner(cfg: Config) -> 'Runner':
-    """Build the runner: ``Runner.from_cfg``, or ``RUNNERS.build`` for ``runner_type``.
-
-    Args:
-        cfg (Config): The merged config.
-
-    Returns:
-        Runner: The runner.
-    """
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from greenmim_mm.utils import register_checkpoint_safe_globals, setup_cpu_distributed
-    register_checkpoint_safe_globals()
-    setup_cpu_distributed(cfg)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
-
-
 def main(argv: Optional[list] = None) -> dict:
     """Parse arguments, build the runner and test.
 
@@ -233,6 +212,7 @@ def main(argv: Optional[list] = None) -> dict:
     cfg = merge_args(Config.fromfile(args.config), args)
     from greenmim_mm.engine.config_errors import registry_hints
     with registry_hints(args.config):
+        from greenmim_mm.utils.runner import build_runner
         runner = build_runner(cfg)
         if args.out is not None:
             runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))

@@ -39,7 +39,7 @@ import logging
 import os
 import os.path as osp
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
@@ -50,9 +50,6 @@ if REPO_ROOT not in sys.path:
 # parsing, so that --help answers in a fraction of a second.
 
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-
-if TYPE_CHECKING:
-    from mmengine.runner import Runner
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -299,26 +296,6 @@ def set_custom_hook(cfg: Config, hook_type: str, **kwargs) -> None:
     cfg.custom_hooks = hooks
 
 
-def build_runner(cfg: Config) -> 'Runner':
-    """Build the runner: ``Runner.from_cfg``, or ``RUNNERS.build`` for ``runner_type``.
-
-    Args:
-        cfg (Config): The merged config.
-
-    Returns:
-        Runner: The runner.
-    """
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from greenmim_mm.utils import register_checkpoint_safe_globals, setup_cpu_distributed
-    register_checkpoint_safe_globals()
-    setup_cpu_distributed(cfg)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
-
-
 def main(argv: Optional[list] = None) -> None:
     """Parse arguments, build the runner and train.
 
@@ -329,6 +306,7 @@ def main(argv: Optional[list] = None) -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     from greenmim_mm.engine.config_errors import registry_hints
     with registry_hints(args.config):  # models and hooks build here, datasets in train()
+        from greenmim_mm.utils.runner import build_runner
         runner = build_runner(cfg)
         runner.train()
 

@@ -71,6 +71,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='stages the target outputs, without --config (their norms must exist). '
         'Default: 0 1 2 3, as a detector uses')
     parser.add_argument(
+        '--merge-order', default='swin', choices=['swin', 'row-major'],
+        help='official only: order of the 2x2 positions in the patch-merging weights. swin '
+        '(default): (0,0),(1,0),(0,1),(1,1) as Microsoft Swin and the authors\' code since '
+        'their "fix misalignment in PatchMerging" commit; row-major: (0,0),(0,1),(1,0),(1,1), '
+        'for checkpoints trained before it')
+    parser.add_argument(
         '--allow-pickle', action='store_true',
         help='load SRC with full unpickling when it holds more than tensors and plain '
         'containers. Only for files you trust.')
@@ -152,7 +158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if src_format == 'greenmim_mm':
         state_dict = convert_greenmim_mm(weights)
     else:
-        state_dict = convert_official_swin(weights)
+        state_dict = convert_official_swin(weights, merge_order=args.merge_order)
     dropped = len(weights) - len(state_dict)
     arch = infer_swin_arch(state_dict)
     print(f'backbone: embed_dims={arch["embed_dims"]} depths={arch["depths"]} '

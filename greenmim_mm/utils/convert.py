@@ -36,7 +36,10 @@ Facts these functions rely on:
   (row, col) = (0,0), (1,0), (0,1), (1,1); mmcv's ``PatchMerging`` (used by mmpretrain) flattens
   it with ``nn.Unfold``, channel-major with the positions row-major: index ``c * 4 + kh * 2 + kw``.
   So the 4C input features of ``reduction`` and ``norm`` are permuted: positions by
-  [0, 2, 1, 3] and (position, channel) transposed to (channel, position).
+  [0, 2, 1, 3] and (position, channel) transposed to (channel, position). The authors' sparse
+  merge uses Swin's order since their commit "fix misalignment in PatchMerging"; before it, it
+  concatenated (0,0), (0,1), (1,0), (1,1) (``merge_order='row-major'`` converts such weights).
+  Which code trained the released checkpoints is not stated; Swin's order is the default.
 * Relative position tables have ``(2 * window - 1) ** 2`` rows, one column per head, and the same
   index formula in both implementations, ``(dh + w - 1) * (2w - 1) + (dw + w - 1)``; the rows need
   no permutation. The window is per stage: the original Swin shrinks it to the feature map when
@@ -77,6 +80,9 @@ _OFFICIAL_RENAMES: Tuple[Tuple[str, str], ...] = (
 _OFFICIAL_DROPPED = re.compile(r'(relative_position_index|attn_mask)$|^head\.')
 # Decoder keys of the authors' MaskedAutoencoder (outside the encoder. prefix).
 _OFFICIAL_DECODER = re.compile(r'^(decoder_|mask_token)')
+
+# Source position (index into the checkpoint's four) of each row-major position kh * 2 + kw.
+_MERGE_POSITIONS = {'swin': [0, 2, 1, 3], 'row-major': [0, 1, 2, 3]}
 
 _TABLE_KEY = re.compile(
     r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.relative_position_bias_table$')
@@ -145,20 +151,24 @@ def convert_greenmim_mm(state_dict: Mapping[str, torch.Tensor],
     return out
 
 
-def merge_swin_to_mmcv(param: torch.Tensor) -> torch.Tensor:
+def merge_swin_to_mmcv(param: torch.Tensor, order: str = 'swin') -> torch.Tensor:
     """Reorder patch-merging ``reduction.weight`` or ``norm.*`` from Microsoft to mmcv order.
 
     Args:
         param (Tensor): ``(out, 4C)`` reduction weight or ``(4C,)`` norm weight/bias whose
-            input features are ``position * C + channel``, positions (0,0), (1,0), (0,1), (1,1).
+            input features are ``position * C + channel``.
+        order (str): Order of the four positions (row, col) in ``param``: ``'swin'`` for
+            (0,0), (1,0), (0,1), (1,1) (Microsoft Swin, and the authors' sparse merge since
+            their commit "fix misalignment in PatchMerging"), ``'row-major'`` for (0,0), (0,1),
+            (1,0), (1,1) (the authors' sparse merge before that commit). Defaults to 'swin'.
 
     Returns:
         Tensor: The same shape, features ``channel * 4 + kh * 2 + kw`` (``nn.Unfold`` order).
     """
     lead = param.shape[:-1]
     C = param.shape[-1] // 4
-    p = param.reshape(*lead, 4, C)  # (..., position, C), Microsoft positions
-    p = p[..., [0, 2, 1, 3], :]  # (..., position, C), positions row-major (kh * 2 + kw)
+    p = param.reshape(*lead, 4, C)  # (..., position, C), source positions
+    p = p[..., _MERGE_POSITIONS[order], :]  # (..., position, C), row-major (kh * 2 + kw)
     return p.transpose(-1, -2).reshape(*lead, 4 * C)  # (..., C * 4)
 
 
@@ -178,7 +188,8 @@ def merge_mmcv_to_swin(param: torch.Tensor) -> torch.Tensor:
 
 
 def convert_official_swin(state_dict: Mapping[str, torch.Tensor],
-                          prefix: str = 'encoder.') -> 'OrderedDict[str, torch.Tensor]':
+                          prefix: str = 'encoder.',
+                          merge_order: str = 'swin') -> 'OrderedDict[str, torch.Tensor]':
     """Map an authors' GreenMIM (Microsoft-Swin layout) encoder to mmpretrain's Swin keys.
 
     Args:
@@ -186,6 +197,8 @@ def convert_official_swin(state_dict: Mapping[str, torch.Tensor],
             encoder; if no key has the prefix the whole dict is taken as the encoder (an
             extracted backbone).
         prefix (str): Encoder prefix. Defaults to 'encoder.'.
+        merge_order (str): Position order of the patch-merging weights, see
+            :func:`merge_swin_to_mmcv`. Defaults to 'swin'.
 
     Returns:
         OrderedDict: mmpretrain ``SwinTransformer`` weights (without ``relative_position_index``;
@@ -220,7 +233,7 @@ def convert_official_swin(state_dict: Mapping[str, torch.Tensor],
             unknown.append(key)
             continue
         if '.downsample.' in new_key:
-            value = merge_swin_to_mmcv(value)
+            value = merge_swin_to_mmcv(value, merge_order)
         out[new_key] = value
     if unknown:
         raise KeyError(f'encoder keys with no rename rule: {unknown}')

@@ -132,7 +132,9 @@ def test_demo_mask_rcnn():
 
     groups = param_groups(cfg, model)
     lr = cfg.optim_wrapper.optimizer.lr
-    assert groups['backbone.patch_embed.projection.weight']['lr'] == pytest.approx(lr * 0.9**9)
+    decay = cfg.optim_wrapper.paramwise_cfg.layer_decay_rate  # 10 depths: 8 blocks + 2
+    assert groups['backbone.patch_embed.projection.weight']['lr'] == pytest.approx(lr * decay**9)
+    assert groups['backbone.stages.1.blocks.1.norm1.weight']['lr'] == pytest.approx(lr * decay**5)
     assert groups['roi_head.mask_head.conv_logits.weight']['lr'] == pytest.approx(lr)
     assert groups['neck.fpn_convs.0.gn.weight']['weight_decay'] == 0.
 

@@ -19,7 +19,10 @@ DET_CFG = osp.join(REPO, 'configs/demo/mask-rcnn_greenmim_demo.py')
 
 
 def run(*args, cwd=REPO, timeout=900, check=True) -> str:
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    # One thread per process: on a busy 2-core machine, 2-thread OpenMP runs spin-wait and
+    # slow down several fold.
+    env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
+    env.setdefault('OMP_NUM_THREADS', '1')
     proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if check and proc.returncode != 0:

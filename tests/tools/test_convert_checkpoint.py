@@ -17,7 +17,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import PatchMerging
-from mmengine.model.weight_init import PretrainedInit
 from mmpretrain.models import SwinTransformer
 from mmpretrain.models.utils.attention import WindowMSA
 
@@ -137,17 +136,20 @@ class RefBlock(nn.Module):
 
 class RefMerging(nn.Module):
 
-    def __init__(self, dim):
+    def __init__(self, dim, order='swin'):
         super().__init__()
+        self.order = order
         self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
         self.norm = nn.LayerNorm(4 * dim, eps=EPS)
 
     def forward(self, x, H, W):
         B, L, C = x.shape
         x = x.view(B, H, W, C)
-        # (row, col) = (0,0), (1,0), (0,1), (1,1), concatenated position-major
-        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]],
-                      -1)  # (B, H/2, W/2, 4C)
+        if self.order == 'swin':  # (row, col) = (0,0), (1,0), (0,1), (1,1), position-major
+            parts = [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]]
+        else:  # (0,0), (0,1), (1,0), (1,1): the authors' sparse merge before their fix
+            parts = [x[:, 0::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 0::2], x[:, 1::2, 1::2]]
+        x = torch.cat(parts, -1)  # (B, H/2, W/2, 4C)
         return self.reduction(self.norm(x.view(B, -1, 4 * C)))
 
 
@@ -246,19 +248,23 @@ def mm_swin(cls, windows, out_indices=(3, ), pad_small_map=False, **kwargs):
 # --------------------------------------------------------------- unit tests of the functions
 
 
-def test_merge_reorder_is_inverse_and_matches_mmcv():
+def test_merge_reorder_is_inverse():
     C = 6
     w = torch.randn(2 * C, 4 * C, dtype=torch.float64)
     n = torch.randn(4 * C, dtype=torch.float64)
     assert torch.equal(merge_mmcv_to_swin(merge_swin_to_mmcv(w)), w)
     assert torch.equal(merge_swin_to_mmcv(merge_mmcv_to_swin(n)), n)
 
-    ref = RefMerging(C).double()
+
+@pytest.mark.parametrize('order', ['swin', 'row-major'])
+def test_merge_reorder_matches_mmcv(order):
+    C = 6
+    ref = RefMerging(C, order).double()
     randomize(ref)
     mm = PatchMerging(C, 2 * C, norm_cfg=dict(type='LN', eps=EPS), bias=False).double()
-    mm.reduction.weight.data = merge_swin_to_mmcv(ref.reduction.weight.data)
-    mm.norm.weight.data = merge_swin_to_mmcv(ref.norm.weight.data)
-    mm.norm.bias.data = merge_swin_to_mmcv(ref.norm.bias.data)
+    mm.reduction.weight.data = merge_swin_to_mmcv(ref.reduction.weight.data, order)
+    mm.norm.weight.data = merge_swin_to_mmcv(ref.norm.weight.data, order)
+    mm.norm.bias.data = merge_swin_to_mmcv(ref.norm.bias.data, order)
     x = torch.randn(2, 8 * 6, C, dtype=torch.float64)
     out, hw = mm(x, (8, 6))
     assert hw == (4, 3)

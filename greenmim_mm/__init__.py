@@ -6,4 +6,10 @@ configs only need ``custom_imports=dict(imports=['greenmim_mm'], allow_failed_im
 from .version import __version__
 from . import datasets, engine, models, utils  # noqa: F401  (registers modules)
 
+try:  # mmdet-side modules (COCO dataset checks, layer decay for detectors)
+    from . import det  # noqa: F401
+except ModuleNotFoundError as err:  # pretraining works without mmdet installed
+    if err.name is None or not err.name.startswith('mmdet'):
+        raise
+
 __all__ = ['__version__']

@@ -80,15 +80,6 @@ def demo_runner_cfg(data_root: str, work_dir: str, workers: bool = False,
     return cfg
 
 
-@pytest.fixture
-def restore_determinism():
-    """Runners with ``randomness.deterministic=True`` switch torch's deterministic algorithms
-    on for the whole process; switch them back for the tests that follow."""
-    enabled = torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.use_deterministic_algorithms(enabled)
-
-
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=osp.basename)
 def test_every_config_builds(path):
     cfg = Config.fromfile(path)

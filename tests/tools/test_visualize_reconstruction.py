@@ -46,15 +46,6 @@ def demo_checkpoint(tmp_path_factory) -> str:
     return path
 
 
-@pytest.fixture
-def restore_determinism():
-    """Runners with ``randomness.deterministic=True`` switch torch's deterministic algorithms
-    on for the whole process; switch them back for the tests that follow."""
-    enabled = torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.use_deterministic_algorithms(enabled)
-
-
 def test_panels_layout_and_pasting():
     inputs = torch.randn(2, 3, 64, 64)
     pred = torch.randn(2, 3, 64, 64)

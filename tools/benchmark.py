@@ -1,145 +1,520 @@
-"""Side-by-side speed and memory of the GreenMIM sparse encoder against dense baselines.
+"""Side-by-side training-step speed and memory of GreenMIM and mmpretrain's SimMIM.
 
-Measured in one process, alternating the contenders every iteration so that both see the
-same machine state:
+Both models are built from configs (ours: ``configs/greenmim_swin_b_pretrain.py``; SimMIM:
+``configs/benchmark/simmim_swin-b_224.py``, mmpretrain's SimMIM Swin-B at our input size) with
+their configs' optimizers (AdamW). A step is what the runner does each iteration:
+``model.train_step`` = data preprocessing, forward, loss, backward, gradient clipping where
+the config asks for it, AdamW step, zero grad.
 
-- ``greenmim``: :class:`GreenMIMSwinTransformer` on the visible tokens (mask ratio 0.75),
-- ``simmim``: mmpretrain's ``SimMIMSwinTransformer`` (dense, mask token), the baseline of
-  the paper's speed claims,
-- ``dense``: the plain dense ``SwinTransformer`` forward.
+- Time: one process holds both models, warms each up, then alternates them step by step so
+  that machine noise hits both alike; median, min/max, images/s and the ratio are reported.
+- Memory: each model in its own process. "Step memory" is the peak during one step minus
+  the memory before it (after warm-up steps): on CPU peak RSS (the high-water mark is reset
+  by writing 5 to /proc/self/clear_refs) minus RSS, on CUDA
+  ``torch.cuda.max_memory_allocated`` minus ``memory_allocated``. Two choices make it the
+  memory of the step's own work (activations, temporaries) and repeatable: gradient buffers
+  stay allocated between steps (``zero_grad(set_to_none=False)``, for both models), so they
+  count as state like the AdamW moments; and before each measured step the C allocator
+  returns its free memory to the system (glibc ``malloc_trim``). Without the trim the same
+  step of the same model measured anywhere between 0 and 350 MB, depending on what the
+  previous step left in the heap. "Total peak" is the process's peak RSS over everything
+  (model, optimizer state, gradients, steps).
+- GreenMIM internals: the share of its step spent computing the grouping (the encoder's
+  ``sparse_plan``: token sets, window packing, masks, merge indices) and the padding of
+  every stage (empty group slots / visible tokens).
+- A sweep over input size and mask ratio shows how the cost grows with the work.
 
-Each step is forward + backward of the encoder (sum of the last stage as the loss). The
-time spent building the groupings (all stages and shifts) is timed separately with the same
-functions the encoder calls. Prints a table and, with ``--json``, writes the numbers.
+Writes a table to stdout, ``--json`` and a PNG plot (``--plot``). Examples::
 
-Example::
-
-    python tools/benchmark.py --arch base --batch 8 --img 224 --iters 3
+    python tools/benchmark.py                       # the full set (make bench), ~15 min on 2 cores
+    python tools/benchmark.py --cases 224:8 --no-sweep --no-memory
+    python tools/benchmark.py --arch tiny --cases 224:1 --iters 1 --warmup 1 \\
+        --sweep-sizes 224 --sweep-ratios 0.75     # smoke run
+    python tools/benchmark.py --device cuda --cases 224:64 224:128
 """
 import argparse
+import copy
+import gc
 import json
-import resource
+import os
+import os.path as osp
+import platform
+import statistics
+import subprocess
+import sys
 import time
+from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmpretrain.models import SimMIMSwinTransformer, SwinTransformer
 
-from greenmim_mm.models.backbones import GreenMIMSwinTransformer
-from greenmim_mm.models.utils.grouping import build_group_layout
-from greenmim_mm.models.utils.sparse_geometry import stage_tokens
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_CONFIGS = {
+    'greenmim': osp.join(ROOT, 'configs/greenmim_swin_b_pretrain.py'),
+    'simmim': osp.join(ROOT, 'configs/benchmark/simmim_swin-b_224.py'),
+}
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--arch', default='base', help='Swin arch name (tiny/small/base/large)')
-    parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--img', type=int, default=224, help='square image size (px)')
-    parser.add_argument('--window-size', type=int, default=7)
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Training-step speed and memory of GreenMIM vs SimMIM, side by side',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('Examples::')[1])
+    parser.add_argument('--greenmim-config', default=DEFAULT_CONFIGS['greenmim'])
+    parser.add_argument('--simmim-config', default=DEFAULT_CONFIGS['simmim'])
+    parser.add_argument('--arch', help="Swin arch for both models (e.g. 'tiny'); default: "
+                        "the configs' (base)")
+    parser.add_argument('--cases', nargs='+', default=['224:8', '224:2', '448:2'],
+                        help='IMG:BATCH pairs measured for both models')
     parser.add_argument('--mask-ratio', type=float, default=0.75)
-    parser.add_argument('--iters', type=int, default=3, help='timed steps per contender')
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--per-sample', action='store_true', help='per-sample masks')
-    parser.add_argument('--threads', type=int, default=None)
-    parser.add_argument('--only', nargs='+', default=['greenmim', 'simmim', 'dense'],
-                        choices=['greenmim', 'simmim', 'dense'])
-    parser.add_argument('--json', help='write results to this file')
-    return parser.parse_args()
+    parser.add_argument('--iters', type=int, default=5, help='timed steps per model')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
+    parser.add_argument('--mem-steps', type=int, default=3, help='measured steps per model')
+    parser.add_argument('--no-memory', action='store_true', help='skip the memory processes')
+    parser.add_argument('--no-sweep', action='store_true')
+    parser.add_argument('--sweep-sizes', nargs='+', type=int, default=[224, 320, 448])
+    parser.add_argument('--sweep-ratios', nargs='+', type=float, default=[0.6, 0.75, 0.9])
+    parser.add_argument('--sweep-batch', type=int, default=2)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        choices=['cpu', 'cuda'])
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (fp16 AmpOptimWrapper on CUDA, bf16 on CPU)')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--baseline-fused-adamw', action='store_true',
+                        help='give SimMIM the fused AdamW of our config too (by default each '
+                        'model keeps its own config\'s optimizer), to see how much of the '
+                        'speed-up is the optimizer implementation')
+    parser.add_argument('--json', help='write all results to this file')
+    parser.add_argument('--plot', help='write a PNG plot to this file')
+    parser.add_argument('--memory-worker', choices=['greenmim', 'simmim'],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--img', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--batch', type=int, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
 
 
-def unit_mask(batch, grid, ratio, per_sample, generator):
-    """(B, g, g) bool mask with int(g*g*(1-ratio)) visible units per sample."""
-    n = grid * grid
-    keep = int(n * (1 - ratio))
-    rows = torch.ones(1 if not per_sample else batch, n, dtype=torch.bool)
-    for row in rows:
-        row[torch.randperm(n, generator=generator)[:keep]] = False
-    return rows.expand(batch, n).reshape(batch, grid, grid).clone()
+def parse_case(text: str) -> Tuple[int, int]:
+    try:
+        img, batch = (int(v) for v in text.split(':'))
+    except ValueError:
+        raise SystemExit(f'--cases takes IMG:BATCH pairs such as 224:8, got {text!r}')
+    if img % 32 or img <= 0 or batch <= 0:
+        raise SystemExit(f'case {text}: the image size must be a positive multiple of 32 '
+                         '(the mask unit) and the batch positive')
+    return img, batch
 
 
-def grouping_seconds(model, mask):
-    """Time to build every stage's token sets and layouts (what one forward builds)."""
-    shared = bool((mask == mask[:1]).all())
-    layout_mask = mask[:1] if shared else mask
+# ---------------------------------------------------------------------------- building
+
+
+def load_config(name: str, path: str, img: int, ratio: float, arch: Optional[str]):
+    """The model and optimizer config of one contender, adapted to the measured case."""
+    from mmengine.config import Config
+    from mmpretrain.models import SwinTransformer
+
+    cfg = Config.fromfile(path)
+    model = cfg.model
+    model.backbone.img_size = img
+    if arch is not None:
+        model.backbone.arch = arch
+        final_dims = SwinTransformer.arch_zoo[arch]['embed_dims'] * 8
+        if name == 'greenmim':
+            model.neck.embed_dim = final_dims
+        else:
+            model.neck.in_channels = final_dims
+    if name == 'greenmim':
+        model.mask_ratio = ratio
+    return cfg
+
+
+def load_contender_config(args, name: str, img: int, ratio: float):
+    cfg = load_config(name, getattr(args, f'{name}_config'), img, ratio, args.arch)
+    if name == 'simmim' and args.baseline_fused_adamw:
+        cfg.optim_wrapper.optimizer.fused = True
+    return cfg
+
+
+def build_contender(name: str, cfg, device: str, amp: bool):
+    """(model, optim_wrapper) in training mode on ``device``."""
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.registry import MODELS
+
+    model = MODELS.build(copy.deepcopy(cfg.model)).to(device)
+    model.train()
+    ow_cfg = copy.deepcopy(cfg.optim_wrapper)
+    if amp:
+        ow_cfg.type = 'AmpOptimWrapper' if device == 'cuda' else 'mmpretrain.CpuAmpOptimWrapper'
+        if device == 'cuda':
+            ow_cfg.setdefault('dtype', 'float16')
+    else:
+        ow_cfg.type = 'OptimWrapper'  # SimMIM's config asks for AMP, a GPU-only wrapper
+        ow_cfg.pop('dtype', None)
+        ow_cfg.pop('loss_scale', None)
+    return model, build_optim_wrapper(model, ow_cfg)
+
+
+def make_batch(name: str, batch: int, img: int, ratio: float, seed: int = 0) -> dict:
+    """A batch as mmpretrain's default_collate gives it: (B, 3, H, W) uint8 images and data
+    samples (with SimMIM's pipeline mask)."""
+    from mmpretrain.structures import DataSample
+
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randint(0, 256, (batch, 3, img, img), dtype=torch.uint8, generator=gen)
+    samples = [DataSample() for _ in range(batch)]
+    if name == 'simmim':
+        # SimMIM draws its mask in the data pipeline; GreenMIM draws it inside the model.
+        import numpy as np
+        from mmpretrain.datasets.transforms import SimMIMMaskGenerator
+        np.random.seed(seed)
+        masker = SimMIMMaskGenerator(
+            input_size=img, mask_patch_size=32, model_patch_size=4, mask_ratio=ratio)
+        for sample in samples:
+            sample.set_field(torch.from_numpy(masker({})['mask']), 'mask')
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def run_step(model, optim_wrapper, data: dict, device: str) -> float:
+    """One training step, in seconds."""
+    sync(device)
     start = time.perf_counter()
-    n = len(model.stages)
-    for i, stage in enumerate(model.stages):
-        tokens = stage_tokens(layout_mask, 2**(n - 1 - i))
-        keys = {model._window_and_shift(b, tokens.grid_hw) for b in stage.blocks}
-        for ws, shift in keys:
-            build_group_layout(tokens.coords, tokens.grid_hw, ws, shift, tokens.sample_ids)
+    model.train_step(data, optim_wrapper)
+    sync(device)
     return time.perf_counter() - start
 
 
-def main():
-    args = parse_args()
+# ---------------------------------------------------------------------------- timing
+
+
+def time_case(args, img: int, batch: int, ratio: float, names: List[str]) -> dict:
+    """Alternate the contenders step by step; returns per-model timings."""
+    built = {}
+    for name in names:
+        cfg = load_contender_config(args, name, img, ratio)
+        model, ow = build_contender(name, cfg, args.device, args.amp)
+        built[name] = (model, ow, make_batch(name, batch, img, ratio))
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    for it in range(args.warmup + args.iters):
+        for name in names:
+            seconds = run_step(*built[name], args.device)
+            if it >= args.warmup:
+                times[name].append(seconds)
+    result = dict(img=img, batch=batch, mask_ratio=ratio)
+    for name in names:
+        t = times[name]
+        med = statistics.median(t)
+        result[name] = dict(step_s_median=med, step_s_min=min(t), step_s_max=max(t),
+                            steps_s=t, images_per_s=batch / med)
+    if 'simmim' in names and 'greenmim' in names:
+        result['speedup'] = result['simmim']['step_s_median'] / result['greenmim'][
+            'step_s_median']
+    if 'greenmim' in names:
+        result['greenmim'].update(greenmim_internals(args, *built['greenmim']))
+    del built
+    gc.collect()
+    return result
+
+
+def greenmim_internals(args, model, optim_wrapper, data: dict) -> dict:
+    """Grouping time share (measured inside real steps) and padding per stage."""
+    backbone = model.backbone
+    spent = []
+    plans = []
+    original = backbone.sparse_plan
+
+    def timed_plan(mask):
+        start = time.perf_counter()
+        plan = original(mask)
+        if args.device == 'cuda':
+            torch.cuda.synchronize()
+        spent.append(time.perf_counter() - start)
+        plans.append(plan)
+        return plan
+
+    backbone.sparse_plan = timed_plan
+    try:
+        step_times = [run_step(model, optim_wrapper, data, args.device) for _ in range(2)]
+    finally:
+        del backbone.sparse_plan
+    grouping = statistics.median(spent)
+    padding = []
+    for i, (tokens, layouts) in enumerate(zip(plans[-1].tokens, plans[-1].layouts)):
+        n = tokens.coords.shape[0]
+        for (ws, shift), layout in layouts.items():
+            slots = layout.num_groups * layout.group_size
+            padding.append(dict(stage=i, window=ws, shift=shift, tokens=n,
+                                groups=layout.num_groups, group_size=layout.group_size,
+                                padding=(slots - n) / n))
+    return dict(grouping_s=grouping, grouping_share=grouping / statistics.median(step_times),
+                padding=padding)
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+def _proc_status_kib(field: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_rss_peak() -> bool:
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def _trim_heap() -> bool:
+    """Return the C heap's free memory to the system (glibc); False where unavailable."""
+    try:
+        import ctypes
+        return bool(ctypes.CDLL('libc.so.6').malloc_trim(0) or True)
+    except (OSError, AttributeError):
+        return False
+
+
+def memory_worker(args) -> None:
+    """Runs in its own process: one model, warm-up, then step memory. Prints one JSON line."""
+    name, img, batch = args.memory_worker, args.img, args.batch
+    cfg = load_contender_config(args, name, img, args.mask_ratio)
+    model, ow = build_contender(name, cfg, args.device, args.amp)
+    # Gradient buffers persist between steps (state, like the AdamW moments); otherwise
+    # both models' step memory would start with the same ~350 MB of Swin-B gradients.
+    zero_grad = ow.optimizer.zero_grad
+    ow.optimizer.zero_grad = lambda set_to_none=True: zero_grad(set_to_none=False)
+    data = make_batch(name, batch, img, args.mask_ratio)
+    for _ in range(args.warmup):
+        run_step(model, ow, data, args.device)
+    steps, total_peak, method = [], 0, None
+    for _ in range(args.mem_steps):
+        gc.collect()
+        if args.device == 'cuda':
+            method = 'cuda max_memory_allocated - memory_allocated'
+            total_peak = max(total_peak, torch.cuda.max_memory_allocated())
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            run_step(model, ow, data, args.device)
+            peak = torch.cuda.max_memory_allocated()
+        else:
+            total_peak = max(total_peak, _proc_status_kib('VmHWM') * 1024)
+            trimmed = _trim_heap()
+            before = _proc_status_kib('VmRSS') * 1024
+            if _reset_rss_peak():
+                method = 'peak RSS (VmHWM after clear_refs) - RSS before'
+            else:
+                method = 'VmHWM - RSS before (peak could not be reset: upper bound)'
+            method += ', heap trimmed before' if trimmed else ', heap not trimmed'
+            run_step(model, ow, data, args.device)
+            peak = _proc_status_kib('VmHWM') * 1024
+        total_peak = max(total_peak, peak)
+        steps.append(peak - before)
+    print(json.dumps(dict(step_bytes=statistics.median(steps), step_bytes_all=steps, total_peak_bytes=total_peak,
+                          method=method)))
+
+
+def measure_memory(args, name: str, img: int, batch: int) -> dict:
+    """Step memory of one model, measured in a fresh process."""
+    cmd = [sys.executable, osp.abspath(__file__), '--memory-worker', name, '--img', str(img),
+           '--batch', str(batch), '--mask-ratio', str(args.mask_ratio), '--device', args.device,
+           '--warmup', str(max(args.warmup, 1)), '--mem-steps', str(args.mem_steps),
+           f'--{name}-config', getattr(args, f'{name}_config')]
+    for flag, value in (('--arch', args.arch), ('--threads', args.threads)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    for flag in ('amp', 'baseline_fused_adamw'):
+        if getattr(args, flag):
+            cmd.append('--' + flag.replace('_', '-'))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'memory measurement of {name} at {img}px batch {batch} failed:\n'
+                           f'{proc.stderr[-3000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------- reporting
+
+
+def machine_info(args) -> dict:
+    info = dict(platform=platform.platform(), python=platform.python_version(),
+                torch=torch.__version__, device=args.device, threads=torch.get_num_threads(),
+                cpus=os.cpu_count(), amp=args.amp)
+    try:
+        with open('/proc/cpuinfo') as f:
+            info['cpu'] = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+    except (OSError, StopIteration):
+        info['cpu'] = platform.processor()
+    if args.device == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name()
+    return info
+
+
+def mib(nbytes: float) -> str:
+    return f'{nbytes / 2**20:.0f} MiB'
+
+
+def print_report(results: dict) -> None:
+    m = results['machine']
+    print(f"\nmachine: {m['cpu']} ({m['cpus']} CPUs, torch {m['torch']}, {m['threads']} "
+          f"threads, device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''})")
+    print('\n| size | batch | SimMIM step | GreenMIM step | speed-up | img/s (G / S) | '
+          'step memory G / S | ratio | grouping share |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for case in results['cases']:
+        g, s = case['greenmim'], case['simmim']
+        mem = case.get('memory')
+        mem_text = (f"{mib(mem['greenmim']['step_bytes'])} / {mib(mem['simmim']['step_bytes'])}"
+                    f" | {mem['step_ratio']:.2f}x" if mem else '- | -')
+        print(f"| {case['img']} | {case['batch']} | {s['step_s_median']:.2f} s | "
+              f"{g['step_s_median']:.2f} s | {case['speedup']:.2f}x | "
+              f"{g['images_per_s']:.2f} / {s['images_per_s']:.2f} | {mem_text} | "
+              f"{100 * g['grouping_share']:.1f}% |")
+    first = results['cases'][0]['greenmim']
+    print(f"\npadding (empty slots / visible tokens) at {results['cases'][0]['img']} px:")
+    for p in first['padding']:
+        print(f"  stage {p['stage']} window {p['window']} shift {p['shift']}: {p['tokens']} "
+              f"tokens in {p['groups']} x {p['group_size']} slots, padding {p['padding']:.3f}")
+    if results.get('sweep'):
+        print('\nsweep (batch {}):'.format(results['sweep'][0]['batch']))
+        print('| size | mask ratio | GreenMIM step | SimMIM step | speed-up |')
+        print('|---|---|---|---|---|')
+        for case in results['sweep']:
+            s = case.get('simmim')
+            print(f"| {case['img']} | {case['mask_ratio']} | "
+                  f"{case['greenmim']['step_s_median']:.3f} s | "
+                  f"{(str(round(s['step_s_median'], 3)) + ' s') if s else '-'} | "
+                  f"{(str(round(case['speedup'], 2)) + 'x') if 'speedup' in case else '-'} |")
+
+
+def plot(results: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    cases = results['cases']
+    labels = [f"{c['img']}px b{c['batch']}" for c in cases]
+    xs = range(len(cases))
+    ax.bar([x - 0.2 for x in xs], [c['simmim']['step_s_median'] for c in cases], 0.4,
+           label='SimMIM')
+    ax.bar([x + 0.2 for x in xs], [c['greenmim']['step_s_median'] for c in cases], 0.4,
+           label='GreenMIM')
+    for x, c in zip(xs, cases):
+        ax.text(x + 0.2, c['greenmim']['step_s_median'], f"{c['speedup']:.2f}x", ha='center',
+                va='bottom', fontsize=9)
+    ax.set_xticks(list(xs), labels)
+    ax.set_ylabel('training step (s, median)')
+    ax.set_title('Step time')
+    ax.legend()
+
+    ax = axes[1]
+    with_mem = [c for c in cases if 'memory' in c]
+    if with_mem:
+        xs = range(len(with_mem))
+        ax.bar([x - 0.2 for x in xs],
+               [c['memory']['simmim']['step_bytes'] / 2**20 for c in with_mem], 0.4,
+               label='SimMIM')
+        ax.bar([x + 0.2 for x in xs],
+               [c['memory']['greenmim']['step_bytes'] / 2**20 for c in with_mem], 0.4,
+               label='GreenMIM')
+        for x, c in zip(xs, with_mem):
+            ax.text(x + 0.2, c['memory']['greenmim']['step_bytes'] / 2**20,
+                    f"{c['memory']['step_ratio']:.2f}x", ha='center', va='bottom', fontsize=9)
+        ax.set_xticks(list(xs), [f"{c['img']}px b{c['batch']}" for c in with_mem])
+        ax.legend()
+    ax.set_ylabel('step memory (MiB)')
+    ax.set_title('Memory a step needs beyond model + optimizer')
+
+    ax = axes[2]
+    sweep = results.get('sweep') or []
+    sizes = [c for c in sweep if c['mask_ratio'] == results['args']['mask_ratio']]
+    if sizes:
+        ax.plot([c['img'] for c in sizes], [c['greenmim']['step_s_median'] for c in sizes],
+                'o-', label=f"GreenMIM, ratio {results['args']['mask_ratio']}")
+        ax.plot([c['img'] for c in sizes if 'simmim' in c],
+                [c['simmim']['step_s_median'] for c in sizes if 'simmim' in c], 's--',
+                label='SimMIM')
+        base = next(c for c in sizes if c['img'] == min(x['img'] for x in sizes))
+        for c in sweep:
+            if c['img'] == base['img'] and c['mask_ratio'] != results['args']['mask_ratio']:
+                ax.plot([c['img']], [c['greenmim']['step_s_median']], 'x', markersize=9)
+                ax.annotate(f"ratio {c['mask_ratio']}", (c['img'], c['greenmim']['step_s_median']),
+                            textcoords='offset points', xytext=(6, -4), fontsize=8)
+        ax.set_xlabel('input size (px)')
+        ax.set_ylabel('training step (s, median)')
+        ax.set_title(f"Sweep, batch {sizes[0]['batch']}")
+        ax.legend()
+    m = results['machine']
+    fig.suptitle(f"Swin-{results['args']['arch'] or 'base'}: {m['cpu']}, {m['threads']} threads, "
+                 f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda: no CUDA device is visible to torch')
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    import greenmim_mm  # noqa: F401  registers GreenMIM in mmpretrain's registries
+    init_default_scope('mmpretrain')
+    # the optimizer constructor logs one line per parameter group
+    MMLogger.get_instance('mmengine', log_level='WARNING').setLevel('WARNING')
+    if args.memory_worker:
+        memory_worker(args)
+        return {}
     torch.manual_seed(0)
-    kw = dict(arch=args.arch, img_size=args.img, window_size=args.window_size,
-              drop_path_rate=0., out_indices=(3, ))
-    models = {}
-    if 'greenmim' in args.only:
-        models['greenmim'] = GreenMIMSwinTransformer(**kw)
-    if 'simmim' in args.only:
-        # SimMIM's backbone takes the window through stage_cfgs.
-        simmim_kw = {k: v for k, v in kw.items() if k != 'window_size'}
-        models['simmim'] = SimMIMSwinTransformer(
-            stage_cfgs=dict(window_size=args.window_size), **simmim_kw)
-    if 'dense' in args.only:
-        models['dense'] = SwinTransformer(**kw)
-    grid = args.img // 32
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, 3, args.img, args.img)
-
-    def step(name):
-        model = models[name]
-        mask = unit_mask(args.batch, grid, args.mask_ratio, args.per_sample, gen)
-        start = time.perf_counter()
-        if name == 'greenmim':
-            out = model(x, mask)[0]
-        elif name == 'simmim':
-            token_mask = mask.repeat_interleave(8, 1).repeat_interleave(8, 2).float()
-            out = model(x, token_mask)[0]
-        else:
-            out = model(x)[0]
-        out.float().sum().backward()
-        return time.perf_counter() - start
-
-    times = {name: [] for name in models}
-    for it in range(args.warmup + args.iters):
-        for name in models:
-            t = step(name)
-            if it >= args.warmup:
-                times[name].append(t)
-    result = dict(args=vars(args), torch=torch.__version__, threads=torch.get_num_threads(),
-                  step_seconds={k: min(v) for k, v in times.items()},
-                  step_seconds_all=times)
-    if 'greenmim' in models:
-        mask = unit_mask(args.batch, grid, args.mask_ratio, args.per_sample, gen)
-        g = min(grouping_seconds(models['greenmim'], mask) for _ in range(3))
-        with torch.no_grad():
-            fwd = []
-            for _ in range(max(args.iters, 1)):
-                start = time.perf_counter()
-                models['greenmim'](x, mask)
-                fwd.append(time.perf_counter() - start)
-        result['greenmim_grouping_seconds'] = g
-        result['greenmim_forward_seconds'] = min(fwd)
-        result['grouping_share_of_forward'] = g / min(fwd)
-        for base in ('simmim', 'dense'):
-            if base in models:
-                result[f'speedup_vs_{base}'] = (result['step_seconds'][base] /
-                                                result['step_seconds']['greenmim'])
-    result['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    for k, v in result['step_seconds'].items():
-        print(f'{k:>9s}: {v:.3f} s / step (fwd+bwd, batch {args.batch}, {args.img}px)')
-    for k in ('greenmim_grouping_seconds', 'greenmim_forward_seconds',
-              'grouping_share_of_forward', 'speedup_vs_simmim', 'speedup_vs_dense'):
-        if k in result:
-            print(f'{k}: {result[k]:.4f}')
+    results = dict(args=vars(args), machine=machine_info(args), cases=[], sweep=[])
+    for text in args.cases:
+        img, batch = parse_case(text)
+        print(f'[benchmark] {img}px batch {batch}: timing both models ...', flush=True)
+        case = time_case(args, img, batch, args.mask_ratio, ['greenmim', 'simmim'])
+        if not args.no_memory:
+            print(f'[benchmark] {img}px batch {batch}: memory, one process per model ...',
+                  flush=True)
+            mem = {name: measure_memory(args, name, img, batch) for name in ('greenmim', 'simmim')}
+            mem['step_ratio'] = mem['greenmim']['step_bytes'] / max(mem['simmim']['step_bytes'], 1)
+            mem['total_peak_ratio'] = (mem['greenmim']['total_peak_bytes'] /
+                                       max(mem['simmim']['total_peak_bytes'], 1))
+            case['memory'] = mem
+        results['cases'].append(case)
+    if not args.no_sweep:
+        for img in args.sweep_sizes:
+            print(f'[benchmark] sweep {img}px ...', flush=True)
+            results['sweep'].append(
+                time_case(args, img, args.sweep_batch, args.mask_ratio, ['greenmim', 'simmim']))
+        for ratio in args.sweep_ratios:
+            if ratio == args.mask_ratio and args.sweep_sizes:
+                continue
+            img = min(args.sweep_sizes) if args.sweep_sizes else 224
+            print(f'[benchmark] sweep {img}px mask ratio {ratio} ...', flush=True)
+            results['sweep'].append(time_case(args, img, args.sweep_batch, ratio, ['greenmim']))
+    print_report(results)
     if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
+            json.dump(results, f, indent=1)
+        print(f'\nwrote {args.json}')
+    if args.plot:
+        os.makedirs(osp.dirname(osp.abspath(args.plot)), exist_ok=True)
+        plot(results, args.plot)
+        print(f'wrote {args.plot}')
+    return results
 
 
 if __name__ == '__main__':

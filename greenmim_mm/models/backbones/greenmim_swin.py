@@ -1,5 +1,5 @@
 """Swin Transformer that computes only the visible tokens of a masked image (GreenMIM)."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
@@ -7,16 +7,36 @@ from mmpretrain.models.backbones.swin_transformer import SwinBlock, SwinTransfor
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 
-from ..utils.group_attention import group_window_attention
+from ..utils.group_attention import group_window_attention_qkv
 from ..utils.grouping import GroupLayout, build_group_layout
+from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
 from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
 
 
 def _gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Pick tokens: x (B, L, C) with index (N,) shared or (B, N) per sample -> (B, N, C)."""
+    """Pick tokens: x (B, L, C) with index (N,) shared or (B, N) per sample -> (B, N, C).
+
+    ``index_select`` rather than ``x[:, index]``: its backward is an ``index_add_``, where
+    advanced indexing's is a much slower accumulating ``index_put_``.
+    """
     if index.dim() == 1:
-        return x[:, index]
+        return x.index_select(1, index)
     return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class SparsePlan(NamedTuple):
+    """All index geometry of one masked forward, computed once before the first block.
+
+    Attributes:
+        tokens (list[StageTokens]): visible tokens of every stage.
+        layouts (list[dict]): per stage, the :class:`GroupLayout` of each (window, shift)
+            its blocks use.
+        merges (list[Tensor | None]): per stage, the :func:`merge_index` into the next
+            stage (None for the last stage).
+    """
+    tokens: List[StageTokens]
+    layouts: List[Dict[Tuple[int, int], GroupLayout]]
+    merges: List[Optional[torch.Tensor]]
 
 
 @MODELS.register_module()
@@ -69,27 +89,68 @@ class GreenMIMSwinTransformer(SwinTransformer):
         shared = bool((mask == mask[:1]).all())
         layout_mask = mask[:1] if shared else mask  # (1 or B, Hu, Wu)
 
-        num_stages = len(self.stages)
-        tokens = [stage_tokens(layout_mask, 2**(num_stages - 1 - i)) for i in range(num_stages)]
+        plan = self.sparse_plan(layout_mask)
+        tokens = plan.tokens
 
-        x, hw_shape = self.patch_embed(x)  # (B, H/4 * W/4, C)
-        if self.use_abs_pos_embed:
-            x = x + resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, hw_shape,
-                                     self.interpolate_mode, self.num_extra_tokens)
-        x = _gather_tokens(x, tokens[0].flat_index)  # (B, N_0, C)
+        x = self._sparse_patch_embed(x, tokens[0].flat_index)  # (B, N_0, C)
         x = self.drop_after_pos(x)
 
         outs = []
         for i, stage in enumerate(self.stages):
-            x = self._sparse_stage(stage.blocks, x, tokens[i])  # (B, N_i, C_i)
+            x = self._sparse_stage(stage.blocks, x, tokens[i], plan.layouts[i])  # (B, N_i, C_i)
             can_merge = stage.downsample is not None
             if can_merge and self.out_after_downsample:
-                x = self._sparse_merge(stage.downsample, x, tokens[i], tokens[i + 1])
+                x = self._sparse_merge(stage.downsample, x, plan.merges[i])
             if i in self.out_indices:
                 outs.append(getattr(self, f'norm{i}')(x))
             if can_merge and not self.out_after_downsample:
-                x = self._sparse_merge(stage.downsample, x, tokens[i], tokens[i + 1])
+                x = self._sparse_merge(stage.downsample, x, plan.merges[i])
         return tuple(outs)
+
+    def _sparse_patch_embed(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """mmcv ``PatchEmbed`` (+ absolute position) of the visible tokens: (B, N_0, C).
+
+        The convolution runs on the whole image; the per-token norm and position embedding
+        only on the visible tokens (same values, less memory kept for backward).
+        """
+        embed = self.patch_embed
+        if embed.adaptive_padding is not None:
+            x = embed.adaptive_padding(x)
+        x = embed.projection(x)  # (B, C, H/4, W/4)
+        hw_shape = (x.shape[2], x.shape[3])
+        x = _gather_tokens(x.flatten(2).transpose(1, 2), index)  # (B, N_0, C)
+        if embed.norm is not None:
+            x = embed.norm(x)
+        if self.use_abs_pos_embed:
+            pos = resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, hw_shape,
+                                   self.interpolate_mode, self.num_extra_tokens)  # (1, L, C)
+            x = x + _gather_tokens(pos.expand(x.shape[0], -1, -1), index)
+        return x
+
+    def sparse_plan(self, mask: torch.Tensor) -> SparsePlan:
+        """Token sets, group layouts and merge indices of every stage for ``mask``.
+
+        Args:
+            mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
+                True = masked.
+
+        Returns:
+            SparsePlan: the geometry the sparse forward uses.
+        """
+        num_stages = len(self.stages)
+        tokens = [stage_tokens(mask, 2**(num_stages - 1 - i)) for i in range(num_stages)]
+        layouts, merges = [], []
+        for i, stage in enumerate(self.stages):
+            stage_layouts: Dict[Tuple[int, int], GroupLayout] = {}
+            for block in stage.blocks:
+                key = self._window_and_shift(block, tokens[i].grid_hw)
+                if key not in stage_layouts:
+                    stage_layouts[key] = build_group_layout(tokens[i].coords, tokens[i].grid_hw,
+                                                            key[0], key[1], tokens[i].sample_ids)
+            layouts.append(stage_layouts)
+            has_next = stage.downsample is not None and i + 1 < num_stages
+            merges.append(merge_index(tokens[i], tokens[i + 1]) if has_next else None)
+        return SparsePlan(tokens, layouts, merges)
 
     def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Validate the input size and the mask; returns the mask on x's device."""
@@ -130,15 +191,12 @@ class GreenMIMSwinTransformer(SwinTransformer):
                 'window cover the stage), or use a smaller `window_size`.')
         return ws, shift
 
-    def _sparse_stage(self, blocks, x: torch.Tensor, tokens: StageTokens) -> torch.Tensor:
-        """Run the blocks of one stage on its visible tokens; layouts are built once."""
-        layouts: Dict[Tuple[int, int], GroupLayout] = {}
+    def _sparse_stage(self, blocks, x: torch.Tensor, tokens: StageTokens,
+                      layouts: Dict[Tuple[int, int], GroupLayout]) -> torch.Tensor:
+        """Run the blocks of one stage on its visible tokens with the plan's layouts."""
         per_sample = tokens.sample_ids is not None
         for block in blocks:
             key = self._window_and_shift(block, tokens.grid_hw)
-            if key not in layouts:
-                layouts[key] = build_group_layout(tokens.coords, tokens.grid_hw, key[0],
-                                                  key[1], tokens.sample_ids)
             if block.with_cp and x.requires_grad:
                 x = cp.checkpoint(
                     _sparse_block_forward, block, x, layouts[key], per_sample,
@@ -148,39 +206,42 @@ class GreenMIMSwinTransformer(SwinTransformer):
         return x
 
     @staticmethod
-    def _sparse_merge(downsample, x: torch.Tensor, fine: StageTokens,
-                      coarse: StageTokens) -> torch.Tensor:
-        """mmcv ``PatchMerging`` on visible tokens: (B, N, C) -> (B, N / 4, 2C)."""
+    def _sparse_merge(downsample, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """mmcv ``PatchMerging`` on visible tokens: (B, N, C) -> (B, N / 4, 2C).
+
+        ``idx`` is the plan's :func:`merge_index`, (N / 4, 4) or (B, N / 4, 4).
+        """
         sampler = downsample.sampler
         if (sampler.kernel_size, sampler.stride) not in (((2, 2), (2, 2)), (2, 2)):
             raise NotImplementedError(
                 'the sparse encoder supports only the default 2x2 / stride 2 patch merging, '
                 f'got kernel {sampler.kernel_size}, stride {sampler.stride}')
-        idx = merge_index(fine, coarse)  # (N', 4) or (B, N', 4)
         B, _, C = x.shape
         if idx.dim() == 2:
-            children = x[:, idx]  # (B, N', 4, C)
+            children = x.index_select(1, idx.flatten()).view(B, -1, 4, C)  # (B, N', 4, C)
         else:
             children = _gather_tokens(x, idx.flatten(1)).view(B, -1, 4, C)
         merged = children.transpose(2, 3).reshape(B, -1, 4 * C)  # (B, N', C * 4), c-major
-        merged = downsample.norm(merged) if downsample.norm is not None else merged
-        return downsample.reduction(merged)
+        if downsample.norm is None:
+            return downsample.reduction(merged)
+        return layer_norm_linear(merged, downsample.norm, downsample.reduction)
 
 
 def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout,
                           per_sample: bool) -> torch.Tensor:
-    """One Swin block on visible tokens: (B, N, C) -> (B, N, C)."""
-    identity = x
-    x = block.norm1(x)
+    """One Swin block on visible tokens: (B, N, C) -> (B, N, C).
+
+    Same computation as ``SwinBlock.forward``; the norms are fused with the following linear
+    layers (:mod:`..utils.lean_ops`) so that backward keeps fewer activations.
+    """
+    w_msa = block.attn.w_msa
+    qkv = layer_norm_linear(x, block.norm1, w_msa.qkv)  # (B, N, 3C)
     if per_sample:
-        B, N, C = x.shape
+        B, N, C3 = qkv.shape
         # All samples' windows share one packing: flatten to one token set.
-        x = group_window_attention(block.attn.w_msa, x.reshape(1, B * N, C), layout)
-        x = x.view(B, N, C)
+        attn = group_window_attention_qkv(w_msa, qkv.reshape(1, B * N, C3), layout)
+        attn = attn.view(B, N, -1)
     else:
-        x = group_window_attention(block.attn.w_msa, x, layout)
-    x = block.attn.drop(x)
-    x = x + identity
-    identity = x
-    x = block.norm2(x)
-    return block.ffn(x, identity=identity)
+        attn = group_window_attention_qkv(w_msa, qkv, layout)
+    x = x + block.attn.drop(attn)
+    return layer_norm_mlp(x, block.norm2, block.ffn)

@@ -2,6 +2,8 @@
 import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils.attention import WindowMSA
+from torch import nn
+from torch.autograd import Function
 
 from .grouping import GroupLayout
 
@@ -22,26 +24,122 @@ def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
     Returns:
         Tensor: (B, N, C) attention output (after ``proj`` and ``proj_drop``).
     """
-    B, N, C = x.shape
+    return group_window_attention_qkv(w_msa, w_msa.qkv(x), layout)
+
+
+def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
+                               layout: GroupLayout) -> torch.Tensor:
+    """:func:`group_window_attention` from the tokens' ``w_msa.qkv`` output, (B, N, 3C)."""
     num_heads = w_msa.num_heads
-    G, gs = layout.num_groups, layout.group_size
-
-    qkv = w_msa.qkv(x)  # (B, N, 3C)
     qkv = F.pad(qkv, (0, 0, 0, 1))  # (B, N + 1, 3C): slot index N is the padding token
-    qkv = qkv[:, layout.gather_index]  # (B, G * gs, 3C)
-    qkv = qkv.view(B, G, gs, 3, num_heads, C // num_heads)
-    q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each (B, G, nH, gs, hd)
+    # index_select, not qkv[:, idx]: its backward (index_add_) is far cheaper on CPU.
+    qkv = qkv.index_select(1, layout.gather_index)  # (B, G * gs, 3C)
+    table = w_msa.relative_position_bias_table  # ((2ws-1)^2, nH)
+    proj = w_msa.proj
+    dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
+    lean = (dropout_p == 0 and not torch.is_autocast_enabled(qkv.device.type)
+            and type(proj) is nn.Linear and _inactive(w_msa.proj_drop))
+    if lean:
+        return _GroupAttention.apply(qkv, table, proj.weight, proj.bias, layout, num_heads,
+                                     w_msa.scale)
+    out = _sdpa_group_attention(qkv, table, layout, num_heads, w_msa.scale, dropout_p)
+    out = out.index_select(1, layout.slot_index)  # (B, N, C)
+    return w_msa.proj_drop(proj(out))
 
-    bias = w_msa.relative_position_bias_table[layout.rel_pos_index]  # (G, gs, gs, nH)
+
+def _inactive(dropout: nn.Module) -> bool:
+    return isinstance(dropout, nn.Identity) or (isinstance(dropout, nn.Dropout) and
+                                                (dropout.p == 0 or not dropout.training))
+
+
+def _split_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int):
+    """(B, G * gs, 3C) -> q, k, v, each (B, G, nH, gs, hd)."""
+    B, _, C3 = qkv.shape
+    qkv = qkv.view(B, layout.num_groups, layout.group_size, 3, num_heads, C3 // 3 // num_heads)
+    return qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)
+
+
+def _merge_heads(out: torch.Tensor) -> torch.Tensor:
+    """(B, G, nH, gs, hd) -> (B, G * gs, C)."""
+    B, G, nH, gs, hd = out.shape
+    return out.permute(0, 1, 3, 2, 4).reshape(B, G * gs, nH * hd)
+
+
+def _masked_bias(table: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
+    """(G, nH, gs, gs) relative-position bias, -inf between slots of different windows."""
+    G, gs = layout.num_groups, layout.group_size
+    bias = table.index_select(0, layout.rel_pos_index.flatten()).view(G, gs, gs, -1)
     bias = bias.permute(0, 3, 1, 2)  # (G, nH, gs, gs)
     # -inf cannot leak like Swin's -100; every row keeps its diagonal, so none is empty.
-    bias = bias.masked_fill(~layout.attn_mask.unsqueeze(1), float('-inf'))
-    dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
-    out = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout_p,
-        scale=w_msa.scale)  # (B, G, nH, gs, hd)
+    return bias.masked_fill(~layout.attn_mask.unsqueeze(1), float('-inf'))
 
-    out = out.permute(0, 1, 3, 2, 4).reshape(B, G * gs, C)  # (B, G * gs, C)
-    out = out[:, layout.slot_index]  # (B, N, C)
-    out = w_msa.proj(out)
-    return w_msa.proj_drop(out)
+
+def _sdpa_group_attention(qkv, table, layout, num_heads, scale, dropout_p) -> torch.Tensor:
+    """Attention of the packed slots with ``scaled_dot_product_attention``: (B, G * gs, C).
+
+    Used with attention dropout or under autocast; autograd then keeps the attention
+    probabilities for backward.
+    """
+    q, k, v = _split_heads(qkv, layout, num_heads)  # each (B, G, nH, gs, hd)
+    bias = _masked_bias(table, layout)
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout_p, scale=scale)
+    return _merge_heads(out)
+
+
+class _GroupAttention(Function):
+    """Masked attention of the packed slots plus ``proj``, recomputed in backward.
+
+    Forward and gradients are those of ``proj(softmax(q k^T * scale + bias) v)`` read back
+    in token order, with the bias looked up from the table. Only the packed q, k, v (which
+    the gather produced anyway) are kept, not the (B, G, nH, gs, gs) probabilities nor the
+    projection's input: backward recomputes both (small next to the linear layers).
+    """
+
+    @staticmethod
+    def _attend(q, k, v, table, layout, scale):
+        """probs (B, G, nH, gs, gs) and tokens (B, N, C) before ``proj``."""
+        scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
+        probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
+        tokens = _merge_heads(torch.matmul(probs, v)).index_select(1, layout.slot_index)
+        return probs, tokens
+
+    @staticmethod
+    def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale):
+        q, k, v = _split_heads(qkv, layout, num_heads)
+        tokens = _GroupAttention._attend(q, k, v, table, layout, scale)[1]  # (B, N, C)
+        ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
+        ctx.save_for_backward(qkv, table, proj_w)
+        return F.linear(tokens, proj_w, proj_b)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        qkv, table, proj_w = ctx.saved_tensors
+        layout, scale = ctx.layout, ctx.scale
+        need = ctx.needs_input_grad
+        q, k, v = _split_heads(qkv, layout, ctx.num_heads)
+        B, G, nH, gs, hd = q.shape
+        probs, tokens = _GroupAttention._attend(q, k, v, table, layout, scale)  # recomputed
+        grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
+        grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1])) if need[2] else None
+        grad_proj_b = grad_y2d.sum(0) if need[3] else None
+        del tokens
+        grad_tokens = grad_y.matmul(proj_w)  # (B, N, C)
+        # Padding slots get no gradient: slot_index hits every real slot exactly once.
+        grad_out = grad_tokens.new_zeros(B, G * gs, nH * hd).index_copy_(
+            1, layout.slot_index, grad_tokens)
+        grad_out = grad_out.view(B, G, gs, nH, hd).permute(0, 1, 3, 2, 4)  # (B, G, nH, gs, hd)
+        grad_v = torch.matmul(probs.transpose(-2, -1), grad_out)
+        grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))
+        grad_scores = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
+        del probs, grad_probs
+        grad_q = torch.matmul(grad_scores, k) * scale
+        grad_k = torch.matmul(grad_scores.transpose(-2, -1), q) * scale
+        grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
+        grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
+        grad_table = None
+        if need[1]:
+            grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
+            grad_table = torch.zeros_like(table).index_add_(
+                0, layout.rel_pos_index.flatten(), grad_bias)
+        return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None

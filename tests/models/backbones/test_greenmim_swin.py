@@ -88,6 +88,15 @@ def test_exact_non_square_448x224(per_sample):
     check_exact(model, x, random_mask(2, 14, 7, 0.75, per_sample, seed=4))
 
 
+@pytest.mark.parametrize('per_sample', [False, True])
+def test_exact_320_window7_padded_stages(per_sample):
+    # 80, 40, 20, 10 tokens per side: no stage is a multiple of the window, so the dense
+    # Swin pads every stage (and its shifted windows wrap around the padded grid).
+    model = build(7, 224)
+    x = torch.randn(2, 3, 320, 320)
+    check_exact(model, x, random_mask(2, 10, 10, 0.75, per_sample, seed=6))
+
+
 @pytest.mark.parametrize('ratio', [0., 0.75])
 def test_exact_window14_stage_smaller_than_window(ratio):
     # At 224 the last stage is 7x7 < 14 and the third is 14x14 == 14 (shift kept with

@@ -93,3 +93,36 @@ def test_no_nan_under_low_precision(dtype):
     assert torch.isfinite(out).all()
     ref = per_window_reference(msa.float(), x.float(), tokens, ws, shift)
     assert (out.float() - ref).abs().max() < 0.1
+
+
+def test_recomputing_attention_equals_sdpa_path():
+    """The lean autograd function (probabilities recomputed) against the SDPA path."""
+    msa, x, layout, *_ = small_case(torch.float64, threshold=0)
+    assert layout.num_groups > 1 and layout.num_groups * layout.group_size > x.shape[1]
+    results = []
+    for drop in (0., 1e-12):  # any attn_drop > 0 in training takes the SDPA path
+        msa.attn_drop.p = drop
+        msa.train()
+        msa.zero_grad()
+        xi = x.detach().clone().requires_grad_(True)
+        torch.manual_seed(0)
+        out = group_window_attention(msa, xi, layout)
+        assert ('GroupAttention' in type(out.grad_fn).__name__) == (drop == 0.)
+        out.mul(torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        results.append([out.detach(), xi.grad] + [p.grad.clone() for p in msa.parameters()])
+    for lean, sdpa in zip(*results):
+        assert torch.allclose(lean, sdpa, atol=1e-9)
+
+
+def test_recomputing_attention_keeps_no_probabilities():
+    msa, x, layout, *_ = small_case(threshold=0)
+    shapes = []
+
+    def pack(t):
+        shapes.append(tuple(t.shape))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        group_window_attention(msa, x.requires_grad_(True), layout)
+    gs = layout.group_size
+    assert not [s for s in shapes if len(s) >= 2 and s[-2:] == (gs, gs)]

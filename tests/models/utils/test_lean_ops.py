@@ -1,0 +1,100 @@
+"""Memory-lean LayerNorm+Linear / GELU+Linear: same values and gradients, fewer saved bytes."""
+import pytest
+import torch
+from mmcv.cnn.bricks.transformer import FFN
+from torch import nn
+
+from greenmim_mm.models.utils.lean_ops import layer_norm_linear, layer_norm_mlp
+
+
+def swin_ffn(dims, ffn_drop=0.):
+    # As mmpretrain's SwinBlock builds it.
+    return FFN(embed_dims=dims, feedforward_channels=4 * dims, num_fcs=2, ffn_drop=ffn_drop,
+               dropout_layer=dict(type='DropPath', drop_prob=0.), act_cfg=dict(type='GELU'),
+               add_identity=True)
+
+
+def randomized(module, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return module
+
+
+def grads_of(fn, x, params):
+    for p in params:
+        p.grad = None
+    x = x.detach().clone().requires_grad_(True)
+    out = fn(x)
+    w = torch.randn(out.shape, generator=torch.Generator().manual_seed(3), dtype=out.dtype)
+    (out * w).sum().backward()
+    return out.detach(), [x.grad] + [p.grad.clone() for p in params]
+
+
+def saved_bytes(fn, x):
+    """Bytes of the distinct non-parameter storages autograd keeps for backward."""
+    storages = {}
+
+    def pack(t):
+        if not isinstance(t, nn.Parameter):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x.detach().clone().requires_grad_(True))
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_layer_norm_linear_matches_modules(bias):
+    norm = randomized(nn.LayerNorm(16).double(), 0)
+    linear = randomized(nn.Linear(16, 24, bias=bias).double(), 1)
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    params = list(norm.parameters()) + list(linear.parameters())
+    out_ref, g_ref = grads_of(lambda t: linear(norm(t)), x, params)
+    out, g = grads_of(lambda t: layer_norm_linear(t, norm, linear), x, params)
+    assert torch.allclose(out, out_ref, atol=1e-12)
+    for a, b in zip(g, g_ref):
+        assert torch.allclose(a, b, atol=1e-10)
+    # keeps the input, not the normalised tokens
+    assert saved_bytes(lambda t: layer_norm_linear(t, norm, linear), x) < saved_bytes(
+        lambda t: linear(norm(t)), x)
+
+
+def test_layer_norm_mlp_matches_mmcv_ffn():
+    dims = 8
+    norm = randomized(nn.LayerNorm(dims).double(), 0)
+    ffn = randomized(swin_ffn(dims).double(), 1)
+    x = torch.randn(3, 7, dims, dtype=torch.float64)
+    params = list(norm.parameters()) + list(ffn.parameters())
+    out_ref, g_ref = grads_of(lambda t: ffn(norm(t), identity=t), x, params)
+    out, g = grads_of(lambda t: layer_norm_mlp(t, norm, ffn), x, params)
+    assert torch.allclose(out, out_ref, atol=1e-12)
+    for a, b in zip(g, g_ref):
+        assert torch.allclose(a, b, atol=1e-10)
+    lean = saved_bytes(lambda t: layer_norm_mlp(t, norm, ffn), x)
+    plain = saved_bytes(lambda t: ffn(norm(t), identity=t), x)
+    # plain keeps LN in + out (2C) and hidden + GELU (8C); lean keeps LN in + hidden (5C)
+    assert lean <= plain * 5.5 / 10
+
+
+def test_gradcheck_float64():
+    norm = randomized(nn.LayerNorm(4).double(), 0)
+    ffn = randomized(swin_ffn(4).double(), 1)
+    x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: layer_norm_mlp(t, norm, ffn), (x, ))
+
+
+def test_falls_back_to_modules_when_it_cannot_be_exact():
+    norm = randomized(nn.LayerNorm(8), 0)
+    ffn = randomized(swin_ffn(8, ffn_drop=0.5), 1)
+    ffn.train()
+    x = torch.randn(2, 3, 8, requires_grad=True)
+    out = layer_norm_mlp(x, norm, ffn)  # active dropout: mmcv's FFN itself
+    assert 'GeluLinear' not in type(out.grad_fn.next_functions[1][0]).__name__
+    ffn.eval()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = layer_norm_mlp(x, norm, ffn)
+        ref = ffn(norm(x), identity=x)
+    assert torch.equal(out, ref)

@@ -1,0 +1,69 @@
+"""tools/benchmark.py: a tiny run produces well-formed output (no timing assertions)."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from PIL import Image
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tool_module, tmp_path_factory):
+    out = tmp_path_factory.mktemp('bench')
+    bench = tool_module('benchmark')
+    argv = ['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
+            '--mem-steps', '1', '--sweep-sizes', '224', '--sweep-ratios', '0.75', '0.9',
+            '--sweep-batch', '1', '--threads', '1',
+            '--json', str(out / 'bench.json'), '--plot', str(out / 'bench.png')]
+    threads = torch.get_num_threads()
+    try:
+        returned = bench.main(argv)
+    finally:
+        torch.set_num_threads(threads)  # --threads changes the whole process
+    return returned, out
+
+
+def test_json_is_complete(tiny_run):
+    returned, out = tiny_run
+    with open(out / 'bench.json') as f:
+        results = json.load(f)
+    assert results['machine']['device'] == 'cpu' and results['machine']['threads'] == 1
+    (case, ) = results['cases']
+    assert (case['img'], case['batch'], case['mask_ratio']) == (224, 1, 0.75)
+    for name in ('greenmim', 'simmim'):
+        timing = case[name]
+        assert len(timing['steps_s']) == 1
+        assert 0 < timing['step_s_min'] <= timing['step_s_median'] <= timing['step_s_max']
+        assert timing['images_per_s'] == pytest.approx(1 / timing['step_s_median'])
+        mem = case['memory'][name]
+        assert mem['step_bytes'] >= 0 and mem['total_peak_bytes'] > mem['step_bytes']
+        assert 'RSS' in mem['method']
+    assert case['speedup'] == pytest.approx(case['simmim']['step_s_median'] /
+                                            case['greenmim']['step_s_median'])
+    assert case['memory']['step_ratio'] == pytest.approx(
+        case['memory']['greenmim']['step_bytes'] /
+        max(case['memory']['simmim']['step_bytes'], 1))
+    g = case['greenmim']
+    assert 0 < g['grouping_share'] < 1 and g['grouping_s'] > 0
+    # stages 0-2 have regular and shifted windows, the 7x7 last stage one window (no shift)
+    assert [(p['stage'], p['shift']) for p in g['padding']] == [(0, 0), (0, 3), (1, 0), (1, 3),
+                                                                 (2, 0), (2, 3), (3, 0)]
+    for p in g['padding']:
+        assert p['groups'] * p['group_size'] >= p['tokens'] > 0
+        assert p['padding'] == pytest.approx((p['groups'] * p['group_size'] - p['tokens']) /
+                                             p['tokens'])
+    assert [(c['img'], c['mask_ratio'], 'simmim' in c) for c in results['sweep']] == [
+        (224, 0.75, True), (224, 0.9, False)]
+    assert returned['cases'][0]['speedup'] == case['speedup']
+
+
+def test_plot_is_a_png(tiny_run):
+    _, out = tiny_run
+    with Image.open(osp.join(out, 'bench.png')) as img:
+        assert img.format == 'PNG' and img.size[0] > 500
+
+
+def test_bad_case_is_a_clear_error(tool_module):
+    bench = tool_module('benchmark')
+    with pytest.raises(SystemExit, match='multiple of 32'):
+        bench.main(['--cases', '200:2', '--no-memory', '--no-sweep'])

@@ -85,11 +85,15 @@ class GreenMIMSwinTransformer(SwinTransformer):
         """
         if mask is None:
             return super().forward(x)
-        mask = self._check_mask(x, mask)
+        # The index geometry is built on the CPU, whatever the device: it is small, full of
+        # data-dependent shapes (each a GPU sync), and then moved in one go.
+        mask = self._check_mask(x, mask.cpu() if isinstance(mask, torch.Tensor) else mask)
         shared = bool((mask == mask[:1]).all())
         layout_mask = mask[:1] if shared else mask  # (1 or B, Hu, Wu)
 
         plan = self.sparse_plan(layout_mask)
+        if x.device.type != 'cpu':
+            plan = _plan_to(plan, x.device)
         tokens = plan.tokens
 
         x = self._sparse_patch_embed(x, tokens[0].flat_index)  # (B, N_0, C)
@@ -153,7 +157,7 @@ class GreenMIMSwinTransformer(SwinTransformer):
         return SparsePlan(tokens, layouts, merges)
 
     def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Validate the input size and the mask; returns the mask on x's device."""
+        """Validate the input size and the mask (given on the CPU); returns the mask."""
         unit = self.total_stride
         B, _, H, W = x.shape
         if H % unit or W % unit or H < unit or W < unit:
@@ -176,7 +180,7 @@ class GreenMIMSwinTransformer(SwinTransformer):
         if bool((visible != visible[0]).any()):
             raise ValueError('per-sample masks must keep the same number of visible units '
                              f'in every sample, got {visible.tolist()}.')
-        return mask.to(x.device)
+        return mask
 
     def _window_and_shift(self, block: SwinBlock, grid_hw: Tuple[int, int]) -> Tuple[int, int]:
         """The (window, shift) a block uses on this grid, following mmpretrain's rules."""
@@ -225,6 +229,23 @@ class GreenMIMSwinTransformer(SwinTransformer):
         if downsample.norm is None:
             return downsample.reduction(merged)
         return layer_norm_linear(merged, downsample.norm, downsample.reduction)
+
+
+def _plan_to(plan: SparsePlan, device: torch.device) -> SparsePlan:
+    """The plan with all its index tensors on ``device``."""
+
+    def move(value):
+        if isinstance(value, torch.Tensor):
+            return value.to(device, non_blocking=True)
+        if isinstance(value, tuple) and hasattr(value, '_fields'):  # NamedTuple
+            return type(value)(*(move(v) for v in value))
+        if isinstance(value, (list, tuple)):
+            return type(value)(move(v) for v in value)
+        if isinstance(value, dict):
+            return {k: move(v) for k, v in value.items()}
+        return value
+
+    return move(plan)
 
 
 def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout,

@@ -48,7 +48,7 @@ def check_exact(model, x, mask, atol=1e-4):
         outs = fn()
         if weights is None:
             g = torch.Generator().manual_seed(1)
-            weights = [torch.randn(o.shape, generator=g) for o in outs]
+            weights = [torch.randn(o.shape, generator=g).to(o.device) for o in outs]
         loss = sum((o * w).sum() for o, w in zip(outs, weights))
         loss.backward()
         grads.append({n: p.grad.clone() for n, p in model.named_parameters()

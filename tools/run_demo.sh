@@ -87,7 +87,8 @@ finetune() {
 
 step "Demo data ($DATA)"
 if [[ -f $DATA/annotations/instances_val.json && -d $DATA/pretrain ]]; then
-    say "found $DATA; delete it (make clean-data) to regenerate"
+    say "found $DATA ($(ls "$DATA"/val | wc -l) val images);" \
+        "delete it (make clean-data) to regenerate"
 else
     run "$WORK/make_demo_data.log" "$PYTHON" tools/make_demo_data.py --out "$DATA" --seed 0
     tail -n 3 "$WORK/make_demo_data.log"

@@ -124,6 +124,10 @@ def test_demo_mask_rcnn():
     assert model.backbone.embed_dims == 48 and model.backbone.depths == [2, 2, 2, 2]
     assert model.roi_head.bbox_head.num_classes == 4
     assert model.neck.fpn_convs[0].gn.num_groups == 32
+    # RoIs of these small shapes spread over P2-P4; 7x7 mask RoIs give 14x14 masks
+    assert model.roi_head.bbox_roi_extractor.finest_scale == 28
+    assert model.roi_head.mask_roi_extractor.roi_layers[0].output_size == (7, 7)
+    assert cfg.model.train_cfg.rcnn.mask_size == 14
 
     # the demo backbone has the pretraining backbone's keys
     pretrain = Config.fromfile(osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py'))

@@ -31,9 +31,12 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
                                layout: GroupLayout) -> torch.Tensor:
     """:func:`group_window_attention` from the tokens' ``w_msa.qkv`` output, (B, N, 3C)."""
     num_heads = w_msa.num_heads
-    qkv = F.pad(qkv, (0, 0, 0, 1))  # (B, N + 1, 3C): slot index N is the padding token
+    # Padding slots (index N) read token 0 rather than an appended zero token, which would
+    # cost a copy of qkv: they are masked out as keys and their outputs are never read, so
+    # outputs are unchanged and the gradient they send to token 0 is exactly zero.
+    gather = layout.gather_index.masked_fill(layout.gather_index == qkv.shape[1], 0)
     # index_select, not qkv[:, idx]: its backward (index_add_) is far cheaper on CPU.
-    qkv = qkv.index_select(1, layout.gather_index)  # (B, G * gs, 3C)
+    qkv = qkv.index_select(1, gather)  # (B, G * gs, 3C)
     table = w_msa.relative_position_bias_table  # ((2ws-1)^2, nH)
     proj = w_msa.proj
     dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
@@ -87,6 +90,11 @@ def _sdpa_group_attention(qkv, table, layout, num_heads, scale, dropout_p) -> to
     return _merge_heads(out)
 
 
+def _slot_group_pos(layout: GroupLayout):
+    """(group, position) of each token's slot, each (N,)."""
+    return layout.slot_index // layout.group_size, layout.slot_index % layout.group_size
+
+
 class _GroupAttention(Function):
     """Masked attention of the packed slots plus ``proj``, recomputed in backward.
 
@@ -101,8 +109,10 @@ class _GroupAttention(Function):
         """probs (B, G, nH, gs, gs) and tokens (B, N, C) before ``proj``."""
         scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
         probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
-        tokens = _merge_heads(torch.matmul(probs, v)).index_select(1, layout.slot_index)
-        return probs, tokens
+        out = torch.matmul(probs, v).transpose(2, 3)  # (B, G, gs, nH, hd)
+        group, pos = _slot_group_pos(layout)
+        tokens = out[:, group, pos]  # (B, N, nH, hd): read back and merge heads in one copy
+        return probs, tokens.flatten(2)
 
     @staticmethod
     def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale):
@@ -126,15 +136,15 @@ class _GroupAttention(Function):
         del tokens
         grad_tokens = grad_y.matmul(proj_w)  # (B, N, C)
         # Padding slots get no gradient: slot_index hits every real slot exactly once.
-        grad_out = grad_tokens.new_zeros(B, G * gs, nH * hd).index_copy_(
-            1, layout.slot_index, grad_tokens)
-        grad_out = grad_out.view(B, G, gs, nH, hd).permute(0, 1, 3, 2, 4)  # (B, G, nH, gs, hd)
+        grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
+        group, pos = _slot_group_pos(layout)
+        grad_out.transpose(2, 3)[:, group, pos] = grad_tokens.view(B, -1, nH, hd)
         grad_v = torch.matmul(probs.transpose(-2, -1), grad_out)
         grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))
         grad_scores = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
         del probs, grad_probs
-        grad_q = torch.matmul(grad_scores, k) * scale
-        grad_k = torch.matmul(grad_scores.transpose(-2, -1), q) * scale
+        grad_q = torch.matmul(grad_scores, k).mul_(scale)
+        grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)
         grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
         grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
         grad_table = None

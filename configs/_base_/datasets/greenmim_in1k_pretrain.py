@@ -5,7 +5,10 @@ dataset_type = 'PretrainImageFolder'
 data_root = 'data/imagenet/'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # A missing, empty, truncated or undecodable image stops the run with its path; with
+    # on_error='skip' it is logged and another image is drawn instead (days-long runs on
+    # ImageNet copies with a few bad files).
+    dict(type='SafeLoadImageFromFile', on_error='raise'),
     dict(
         type='RandomResizedCrop',
         scale=224,

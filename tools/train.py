@@ -6,7 +6,7 @@ The flags and their behaviour follow mmpretrain's ``tools/train.py``; the runner
 * ``--amp`` on a machine without CUDA trains under bfloat16 autocast
   (``mmpretrain.CpuAmpOptimWrapper``; fp16 autocast does not exist on CPU), with CUDA it uses
   ``AmpOptimWrapper`` with dynamic loss scaling.
-* ``--launcher pytorch`` without CUDA runs on the gloo backend.
+* ``--launcher pytorch`` or ``slurm`` without CUDA runs on the gloo backend.
 * Checkpoints load under torch's default ``weights_only=True`` (see
   ``greenmim_mm.utils.checkpoint_compat``), so ``--resume`` works with torch >= 2.6.
 * A ``CheckpointHook`` becomes ``AtomicCheckpointHook``: a kill while a checkpoint is written

@@ -1,11 +1,15 @@
-"""Distributed launches (``--launcher pytorch``) on machines without CUDA.
+"""Distributed launches (``--launcher pytorch`` or ``slurm``) on machines without CUDA.
 
 mmengine 0.10.7 assumes GPUs once a launcher is set: its default backend is NCCL,
-``init_dist`` calls ``torch.cuda.set_device(local_rank)`` before creating the process group,
-and the runner wraps the model in DDP with ``device_ids=[local_rank]``, which DDP rejects for
-CPU modules. :func:`setup_cpu_distributed` switches all three to their CPU counterparts.
+``init_dist`` calls ``torch.cuda.set_device(local_rank)`` before creating the process group
+(for slurm: ``proc_id % torch.cuda.device_count()``, a division by zero without GPUs), and the
+runner wraps the model in DDP with ``device_ids=[local_rank]``, which DDP rejects for CPU
+modules. :func:`setup_cpu_distributed` switches all three to their CPU counterparts.
 """
 import datetime
+import os
+import subprocess
+from typing import MutableMapping
 
 import torch
 import torch.distributed as torch_dist
@@ -55,13 +59,48 @@ def init_cpu_process_group(cfg: Config) -> None:
     torch_dist.init_process_group(backend='gloo', **kwargs)
 
 
+def slurm_to_torch_env(environ: MutableMapping[str, str] = os.environ,
+                       scontrol: str = 'scontrol') -> None:
+    """Fill torch's ``env://`` variables from srun's, as mmengine's slurm init does.
+
+    ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` come from ``SLURM_PROCID``, ``SLURM_NTASKS``
+    and ``SLURM_LOCALID``; ``MASTER_ADDR`` (unless set) is the first host of
+    ``SLURM_NODELIST`` (``scontrol show hostname``); ``MASTER_PORT`` defaults to 29500.
+
+    Args:
+        environ (MutableMapping[str, str]): The environment to fill. Defaults to os.environ.
+        scontrol (str): The scontrol executable. Defaults to 'scontrol'.
+    """
+    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
+               if k not in environ]
+    if missing:
+        raise RuntimeError(f'--launcher slurm needs the variables srun sets, missing: '
+                           f'{", ".join(missing)}. Start the job with srun (see '
+                           'tools/train.py --help), or use --launcher pytorch with torchrun.')
+    environ['RANK'] = environ['SLURM_PROCID']
+    environ['WORLD_SIZE'] = environ['SLURM_NTASKS']
+    environ['LOCAL_RANK'] = environ.get('SLURM_LOCALID', '0')
+    if 'MASTER_ADDR' not in environ:
+        node_list = environ['SLURM_NODELIST']
+        try:
+            out = subprocess.run([scontrol, 'show', 'hostname', node_list],
+                                 capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError) as err:
+            raise RuntimeError(f'could not resolve the first host of SLURM_NODELIST='
+                               f'{node_list!r} with scontrol ({err}); set MASTER_ADDR to the '
+                               'address of the job\'s first node.') from None
+        environ['MASTER_ADDR'] = out.split()[0]
+    environ.setdefault('MASTER_PORT', '29500')
+
+
 def setup_cpu_distributed(cfg: Config) -> bool:
     """Prepare a distributed run for CPU when CUDA is not available.
 
-    Does nothing for ``launcher='none'`` or when CUDA is available. The process group is
-    created here only for the ``pytorch`` launcher (torchrun's ``RANK``/``WORLD_SIZE``/
-    ``MASTER_ADDR``/``MASTER_PORT`` environment); for slurm and mpi the config is switched to
-    gloo and mmengine initialises the group.
+    Does nothing for ``launcher='none'`` or when CUDA is available. The gloo process group is
+    created here for the ``pytorch`` launcher (torchrun's ``RANK``/``WORLD_SIZE``/
+    ``MASTER_ADDR``/``MASTER_PORT`` environment) and for ``slurm`` (srun's variables, see
+    :func:`slurm_to_torch_env`); for mpi the config is switched to gloo and mmengine
+    initialises the group.
 
     Args:
         cfg (Config): The full config, with ``launcher`` already set.
@@ -73,6 +112,8 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     if launcher == 'none' or torch.cuda.is_available():
         return False
     use_cpu_dist_cfg(cfg)
-    if launcher == 'pytorch':
+    if launcher == 'slurm':
+        slurm_to_torch_env()
+    if launcher in ('pytorch', 'slurm'):
         init_cpu_process_group(cfg)
     return True

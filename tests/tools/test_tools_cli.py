@@ -230,6 +230,27 @@ def test_dist_train_and_test_on_cpu(cls_config, tmp_path):
 
 
 @pytest.mark.slow
+def test_slurm_launcher_on_cpu(cls_config, tmp_path):
+    """Two processes started as srun starts them (SLURM_* variables), without CUDA."""
+    work_dir = str(tmp_path)
+    port = str(free_port())
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, OMP_NUM_THREADS='1', SLURM_PROCID=str(rank), SLURM_NTASKS='2',
+                   SLURM_LOCALID=str(rank), SLURM_NODELIST='localhost',
+                   MASTER_ADDR='127.0.0.1', MASTER_PORT=port)
+        procs.append(subprocess.Popen(
+            [sys.executable, tool('train.py'), cls_config, '--launcher', 'slurm',
+             '--work-dir', work_dir], cwd=work_dir, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True))
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, out[-4000:]
+    assert 'Distributed training: True' in outs[0]
+    assert osp.exists(osp.join(work_dir, 'iter_2.pth'))
+
+
+@pytest.mark.slow
 def test_mmdet_train_and_test(make_demo_data, tmp_path):
     data_root = str(tmp_path / 'demo')
     make_demo_data.main(['--out', data_root, '--num-train', '4', '--num-val', '2',

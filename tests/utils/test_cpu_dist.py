@@ -7,7 +7,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 from greenmim_mm.utils import setup_cpu_distributed
-from greenmim_mm.utils.cpu_dist import use_cpu_dist_cfg
+from greenmim_mm.utils.cpu_dist import slurm_to_torch_env, use_cpu_dist_cfg
 
 
 def make_cfg(**kwargs) -> Config:
@@ -60,3 +60,19 @@ def test_pytorch_launcher_creates_gloo_group(monkeypatch):
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+def test_slurm_variables_become_torch_env():
+    env = dict(SLURM_PROCID='3', SLURM_NTASKS='8', SLURM_LOCALID='1', SLURM_NODELIST='n[1-2]',
+               MASTER_ADDR='10.0.0.1')
+    slurm_to_torch_env(env)
+    assert (env['RANK'], env['WORLD_SIZE'], env['LOCAL_RANK']) == ('3', '8', '1')
+    assert (env['MASTER_ADDR'], env['MASTER_PORT']) == ('10.0.0.1', '29500')
+
+
+def test_slurm_without_srun_is_a_clear_error():
+    with pytest.raises(RuntimeError, match='needs the variables srun sets.*SLURM_PROCID'):
+        slurm_to_torch_env({})
+    env = dict(SLURM_PROCID='0', SLURM_NTASKS='1', SLURM_NODELIST='node-1')
+    with pytest.raises(RuntimeError, match='set MASTER_ADDR'):
+        slurm_to_torch_env(env, scontrol='no-such-scontrol-binary')

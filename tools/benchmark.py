@@ -28,6 +28,7 @@ Writes a table to stdout, ``--json`` and a PNG plot (``--plot``). Examples::
 
     python tools/benchmark.py                       # the full set (make bench), ~15 min on 2 cores
     python tools/benchmark.py --cases 224:8 --no-sweep --no-memory
+    python tools/benchmark.py --arch small --img 224 320 --batch 4 --no-sweep
     python tools/benchmark.py --arch tiny --cases 224:1 --iters 1 --warmup 1 \\
         --sweep-sizes 224 --sweep-ratios 0.75     # smoke run
     python tools/benchmark.py --device cuda --cases 224:64 224:128
@@ -65,6 +66,11 @@ def parse_args(argv=None):
                         "the configs' (base)")
     parser.add_argument('--cases', nargs='+', default=['224:8', '224:2', '448:2'],
                         help='IMG:BATCH pairs measured for both models')
+    parser.add_argument('--batch', nargs='+', type=int,
+                        help='batch sizes: measure every --img (default 224) at each of '
+                        'these instead of --cases')
+    parser.add_argument('--img', nargs='+', type=int,
+                        help='input sizes, with --batch (default 8 and 2) instead of --cases')
     parser.add_argument('--mask-ratio', type=float, default=0.75)
     parser.add_argument('--iters', type=int, default=5, help='timed steps per model')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
@@ -87,9 +93,12 @@ def parse_args(argv=None):
     parser.add_argument('--plot', help='write a PNG plot to this file')
     parser.add_argument('--memory-worker', choices=['greenmim', 'simmim'],
                         help=argparse.SUPPRESS)
-    parser.add_argument('--img', type=int, help=argparse.SUPPRESS)
-    parser.add_argument('--batch', type=int, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    parser.add_argument('--worker-case', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.batch or args.img:
+        args.cases = [f'{img}:{batch}' for img in (args.img or [224])
+                      for batch in (args.batch or [8, 2])]
+    return args
 
 
 def parse_case(text: str) -> Tuple[int, int]:
@@ -281,7 +290,8 @@ def _trim_heap() -> bool:
 
 def memory_worker(args) -> None:
     """Runs in its own process: one model, warm-up, then step memory. Prints one JSON line."""
-    name, img, batch = args.memory_worker, args.img, args.batch
+    name = args.memory_worker
+    img, batch = parse_case(args.worker_case)
     cfg = load_contender_config(args, name, img, args.mask_ratio)
     model, ow = build_contender(name, cfg, args.device, args.amp)
     # Gradient buffers persist between steps (state, like the AdamW moments); otherwise
@@ -314,15 +324,15 @@ def memory_worker(args) -> None:
             peak = _proc_status_kib('VmHWM') * 1024
         total_peak = max(total_peak, peak)
         steps.append(peak - before)
-    print(json.dumps(dict(step_bytes=statistics.median(steps), step_bytes_all=steps, total_peak_bytes=total_peak,
-                          method=method)))
+    print(json.dumps(dict(step_bytes=statistics.median(steps), step_bytes_all=steps,
+                          total_peak_bytes=total_peak, method=method)))
 
 
 def measure_memory(args, name: str, img: int, batch: int) -> dict:
     """Step memory of one model, measured in a fresh process."""
-    cmd = [sys.executable, osp.abspath(__file__), '--memory-worker', name, '--img', str(img),
-           '--batch', str(batch), '--mask-ratio', str(args.mask_ratio), '--device', args.device,
-           '--warmup', str(max(args.warmup, 1)), '--mem-steps', str(args.mem_steps),
+    cmd = [sys.executable, osp.abspath(__file__), '--memory-worker', name,
+           '--worker-case', f'{img}:{batch}', '--mask-ratio', str(args.mask_ratio),
+           '--device', args.device, '--warmup', str(max(args.warmup, 1)), '--mem-steps', str(args.mem_steps),
            f'--{name}-config', getattr(args, f'{name}_config')]
     for flag, value in (('--arch', args.arch), ('--threads', args.threads)):
         if value is not None:

@@ -67,3 +67,10 @@ def test_bad_case_is_a_clear_error(tool_module):
     bench = tool_module('benchmark')
     with pytest.raises(SystemExit, match='multiple of 32'):
         bench.main(['--cases', '200:2', '--no-memory', '--no-sweep'])
+
+
+def test_batch_and_img_options_make_the_cases(tool_module):
+    bench = tool_module('benchmark')
+    assert bench.parse_args([]).cases == ['224:8', '224:2', '448:2']
+    assert bench.parse_args(['--batch', '4']).cases == ['224:4']
+    assert bench.parse_args(['--img', '224', '320', '--batch', '1']).cases == ['224:1', '320:1']

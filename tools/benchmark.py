@@ -115,29 +115,24 @@ def parse_case(text: str) -> Tuple[int, int]:
 # ---------------------------------------------------------------------------- building
 
 
-def load_config(name: str, path: str, img: int, ratio: float, arch: Optional[str]):
+def load_config(args, name: str, img: int, ratio: float):
     """The model and optimizer config of one contender, adapted to the measured case."""
     from mmengine.config import Config
     from mmpretrain.models import SwinTransformer
 
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(getattr(args, f'{name}_config'))
     model = cfg.model
     model.backbone.img_size = img
-    if arch is not None:
-        model.backbone.arch = arch
-        final_dims = SwinTransformer.arch_zoo[arch]['embed_dims'] * 8
+    if args.arch is not None:
+        model.backbone.arch = args.arch
+        final_dims = SwinTransformer.arch_zoo[args.arch]['embed_dims'] * 8
         if name == 'greenmim':
             model.neck.embed_dim = final_dims
         else:
             model.neck.in_channels = final_dims
     if name == 'greenmim':
         model.mask_ratio = ratio
-    return cfg
-
-
-def load_contender_config(args, name: str, img: int, ratio: float):
-    cfg = load_config(name, getattr(args, f'{name}_config'), img, ratio, args.arch)
-    if name == 'simmim' and args.baseline_fused_adamw:
+    elif args.baseline_fused_adamw:
         cfg.optim_wrapper.optimizer.fused = True
     return cfg
 
@@ -202,7 +197,7 @@ def time_case(args, img: int, batch: int, ratio: float, names: List[str]) -> dic
     """Alternate the contenders step by step; returns per-model timings."""
     built = {}
     for name in names:
-        cfg = load_contender_config(args, name, img, ratio)
+        cfg = load_config(args, name, img, ratio)
         model, ow = build_contender(name, cfg, args.device, args.amp)
         built[name] = (model, ow, make_batch(name, batch, img, ratio))
     times: Dict[str, List[float]] = {name: [] for name in names}
@@ -292,7 +287,7 @@ def memory_worker(args) -> None:
     """Runs in its own process: one model, warm-up, then step memory. Prints one JSON line."""
     name = args.memory_worker
     img, batch = parse_case(args.worker_case)
-    cfg = load_contender_config(args, name, img, args.mask_ratio)
+    cfg = load_config(args, name, img, args.mask_ratio)
     model, ow = build_contender(name, cfg, args.device, args.amp)
     # Gradient buffers persist between steps (state, like the AdamW moments); otherwise
     # both models' step memory would start with the same ~350 MB of Swin-B gradients.

@@ -2,10 +2,10 @@
 import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils.attention import WindowMSA
-from torch import nn
 from torch.autograd import Function
 
 from .grouping import GroupLayout
+from .lean_ops import inactive_dropout, plain_linear
 
 
 def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
@@ -41,18 +41,13 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
     proj = w_msa.proj
     dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
     lean = (dropout_p == 0 and not torch.is_autocast_enabled(qkv.device.type)
-            and type(proj) is nn.Linear and _inactive(w_msa.proj_drop))
+            and plain_linear(proj) and inactive_dropout(w_msa.proj_drop))
     if lean:
         return _GroupAttention.apply(qkv, table, proj.weight, proj.bias, layout, num_heads,
                                      w_msa.scale)
     out = _sdpa_group_attention(qkv, table, layout, num_heads, w_msa.scale, dropout_p)
     out = out.index_select(1, layout.slot_index)  # (B, N, C)
     return w_msa.proj_drop(proj(out))
-
-
-def _inactive(dropout: nn.Module) -> bool:
-    return isinstance(dropout, nn.Identity) or (isinstance(dropout, nn.Dropout) and
-                                                (dropout.p == 0 or not dropout.training))
 
 
 def _split_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int):

@@ -98,7 +98,7 @@ def _lean_ok(x: torch.Tensor, norm: nn.Module) -> bool:
 
 def layer_norm_linear(x: torch.Tensor, norm: nn.Module, linear: nn.Linear) -> torch.Tensor:
     """``linear(norm(x))`` for (..., C) tokens, memory-lean when possible."""
-    if not (_lean_ok(x, norm) and _plain_linear(linear)):
+    if not (_lean_ok(x, norm) and plain_linear(linear)):
         return linear(norm(x))
     return _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, linear.weight,
                                   linear.bias)
@@ -116,9 +116,9 @@ def layer_norm_mlp(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.Te
             and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
     if lean:
         block1, fc2, drop2 = layers[0], layers[1], layers[2]
-        lean = (len(block1) == 3 and _plain_linear(block1[0]) and _plain_linear(fc2)
+        lean = (len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
                 and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
-                and all(_inactive_dropout(m) for m in (block1[2], drop2)))
+                and all(inactive_dropout(m) for m in (block1[2], drop2)))
     if not lean:
         return ffn(norm(x), identity=x)
     # Two autograd nodes, not one: each frees its weight gradient before the next runs.
@@ -128,11 +128,13 @@ def layer_norm_mlp(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.Te
     return x + ffn.dropout_layer(out)
 
 
-def _plain_linear(module: nn.Module) -> bool:
+def plain_linear(module: nn.Module) -> bool:
+    """Whether ``module(x)`` is exactly ``F.linear(x, weight, bias)``."""
     return type(module) in _PLAIN_LINEARS
 
 
-def _inactive_dropout(module: nn.Module) -> bool:
+def inactive_dropout(module: nn.Module) -> bool:
+    """Whether a dropout layer is the identity (an Identity, p == 0, or in eval mode)."""
     if isinstance(module, nn.Identity):
         return True
     return isinstance(module, nn.Dropout) and (module.p == 0 or not module.training)

@@ -212,11 +212,14 @@ def main(argv: Optional[list] = None) -> dict:
     cfg = merge_args(Config.fromfile(args.config), args)
     from greenmim_mm.engine.config_errors import registry_hints
     with registry_hints(args.config):
-        from greenmim_mm.utils.runner import build_runner
+        from greenmim_mm.utils.runner import build_runner, close_distributed
         runner = build_runner(cfg)
         if args.out is not None:
             runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
-        return runner.test()
+        try:
+            return runner.test()
+        finally:
+            close_distributed()
 
 
 if __name__ == '__main__':

@@ -306,9 +306,12 @@ def main(argv: Optional[list] = None) -> None:
     cfg = merge_args(Config.fromfile(args.config), args)
     from greenmim_mm.engine.config_errors import registry_hints
     with registry_hints(args.config):  # models and hooks build here, datasets in train()
-        from greenmim_mm.utils.runner import build_runner
+        from greenmim_mm.utils.runner import build_runner, close_distributed
         runner = build_runner(cfg)
-        runner.train()
+        try:
+            runner.train()
+        finally:
+            close_distributed()
 
 
 if __name__ == '__main__':

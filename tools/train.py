@@ -316,3 +316,5 @@ def main(argv: Optional[list] = None) -> None:
 
 if __name__ == '__main__':
     main()
+    from greenmim_mm.utils.runner import exit_finished_rank
+    exit_finished_rank()  # a rank of a distributed run ends here (see its docstring)

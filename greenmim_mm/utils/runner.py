@@ -1,4 +1,8 @@
-"""Runner construction shared by tools/train.py and tools/test.py."""
+"""Runner construction and distributed teardown shared by tools/train.py and tools/test.py."""
+import logging
+import os
+import sys
+
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
@@ -27,12 +31,32 @@ def build_runner(cfg: Config) -> Runner:
     return RUNNERS.build(cfg)
 
 
-def close_distributed() -> None:
-    """Destroy the process group, if any, before the interpreter exits.
+# Whether close_distributed destroyed a process group in this process.
+_destroyed_a_group = False
 
-    mmengine leaves it to exit-time destructors; a gloo rank then sometimes aborted with
-    "terminate called without an active exception" after finishing its work (seen once in
-    a 2-process ``tools/dist_test.sh`` run), failing the launcher.
-    """
+
+def close_distributed() -> None:
+    """Destroy the process group, if any (the tools call it when their run ends)."""
+    global _destroyed_a_group
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+        _destroyed_a_group = True
+
+
+def exit_finished_rank() -> None:
+    """End a rank of a distributed run that finished its work: flush, then ``os._exit(0)``.
+
+    A no-op in a process that never had a process group. Why not a normal exit: once a DDP
+    wrapper has used a gloo group, the group's worker and transport threads outlive
+    ``destroy_process_group`` (and garbage collection) and are torn down by exit-time
+    destructors, which sometimes abort a rank that has finished ("terminate called without an
+    active exception"; twice in clean-clone CI runs of ``tools/dist_test.sh``), so the launcher
+    reports a failed job after a successful run. ``os._exit`` skips those destructors; the
+    logs are flushed first.
+    """
+    if not _destroyed_a_group:
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -1,19 +1,63 @@
-"""close_distributed: the tools tear their process group down before exiting."""
+"""close_distributed / exit_finished_rank: how the tools end a distributed run."""
 import socket
+import subprocess
+import sys
+import textwrap
 
 import torch.distributed as torch_dist
 
-from greenmim_mm.utils.runner import close_distributed
+from greenmim_mm.utils import runner
+from greenmim_mm.utils.runner import close_distributed, exit_finished_rank
 
 
-def test_close_distributed_destroys_the_group_and_is_idempotent():
-    close_distributed()  # no group: nothing to do
+def free_port() -> int:
+    """A TCP port that was free a moment ago."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    torch_dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=0,
+        return s.getsockname()[1]
+
+
+def test_close_distributed_destroys_the_group_and_is_idempotent(monkeypatch):
+    # The flag it sets would make exit_finished_rank end this pytest process: restore it.
+    monkeypatch.setattr(runner, '_destroyed_a_group', False)
+    close_distributed()  # no group: nothing to do
+    torch_dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{free_port()}', rank=0,
                                   world_size=1)
     assert torch_dist.is_initialized()
     close_distributed()
     assert not torch_dist.is_initialized()
     close_distributed()
+
+
+def test_exit_finished_rank_is_a_no_op_without_a_group():
+    assert not runner._destroyed_a_group
+    exit_finished_rank()  # would end pytest here if it exited
+
+
+def test_exit_finished_rank_flushes_and_exits_zero(tmp_path):
+    # stdout to a pipe is block-buffered: the line only arrives if the exit flushed it, and
+    # the code after exit_finished_rank must not run.
+    script = tmp_path / 'rank.py'
+    script.write_text(textwrap.dedent('''
+        import logging, sys
+        import torch
+        import torch.distributed as torch_dist
+        from greenmim_mm.utils.runner import close_distributed, exit_finished_rank
+        torch_dist.init_process_group('gloo', init_method='tcp://127.0.0.1:%d', rank=0,
+                                      world_size=1)
+        model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+        model(torch.ones(1, 2)).sum().backward()
+        print('work done')
+        logging.getLogger('rank').addHandler(logging.FileHandler(sys.argv[1]))
+        logging.getLogger('rank').warning('logged')
+        close_distributed()
+        exit_finished_rank()
+        print('not reached')
+        sys.exit(3)
+    ''' % free_port()))
+    log = tmp_path / 'rank.log'
+    proc = subprocess.run([sys.executable, str(script), str(log)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    assert 'work done' in proc.stdout and 'not reached' not in proc.stdout
+    assert log.read_text().strip() == 'logged'

@@ -7,10 +7,13 @@
 #   python tools/train.py configs/demo/greenmim_demo_pretrain.py --work-dir work_dirs/demo/pretrain
 #   python tools/convert_checkpoint.py work_dirs/demo/pretrain/iter_300.pth \
 #       work_dirs/demo/greenmim_backbone.pth --config configs/demo/mask-rcnn_greenmim_demo.py
-#   python tools/train.py configs/demo/mask-rcnn_greenmim_demo.py --work-dir work_dirs/demo/det \
-#       --no-validate
-#   python tools/test.py configs/demo/mask-rcnn_greenmim_demo.py \
-#       work_dirs/demo/det/iter_900.pth --show-dir vis
+#   OMP_NUM_THREADS=1 tools/dist_train.sh configs/demo/mask-rcnn_greenmim_demo.py 2 \
+#       --work-dir work_dirs/demo/det --no-validate
+#   OMP_NUM_THREADS=1 tools/dist_test.sh configs/demo/mask-rcnn_greenmim_demo.py \
+#       work_dirs/demo/det/iter_900.pth 2 --show-dir vis
+#
+# The recipe is 2 processes x batch 2 (DDP; gloo on CPU). `python tools/train.py` (one process,
+# batch 2) also works but sees half the images in 900 iterations.
 #
 # From random init instead: --cfg-options model.backbone.init_cfg=None
 #
@@ -19,8 +22,8 @@
 # images, anchors of scale 4 for the small shapes; RoIs mapped to FPN levels with finest_scale
 # 28 (mmdet's 56 put nearly every RoI of these shapes, sqrt(w h) < 112 px, on P2), half of the
 # 32 sampled RoIs positive, fewer proposals, and a 7x7 mask RoI (14x14 masks): ~0.37 s per
-# iteration on one core instead of ~0.47, so 900 iterations take ~5.5 minutes.
-# tools/run_demo.sh runs this and the random-init baseline side by side, one core each.
+# iteration on one core instead of ~0.47; with one process per core, 900 iterations take ~6
+# minutes on 2 cores. tools/run_demo.sh runs it (and with DEMO_BASELINE=1, from random init).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
@@ -155,7 +158,7 @@ param_scheduler = [
         begin=50,
         end=max_iters)
 ]
-auto_scale_lr = dict(enable=False, base_batch_size=2)
+auto_scale_lr = dict(enable=False, base_batch_size=4)  # the recipe: 2 processes x batch 2
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),

@@ -1,5 +1,6 @@
 """Runner construction and distributed teardown shared by tools/train.py and tools/test.py."""
 import logging
+import multiprocessing
 import os
 import sys
 
@@ -51,11 +52,18 @@ def exit_finished_rank() -> None:
     ``destroy_process_group`` (and garbage collection) and are torn down by exit-time
     destructors, which sometimes abort a rank that has finished ("terminate called without an
     active exception"; twice in clean-clone CI runs of ``tools/dist_test.sh``), so the launcher
-    reports a failed job after a successful run. ``os._exit`` skips those destructors; the
-    logs are flushed first.
+    reports a failed job after a successful run. ``os._exit`` skips those destructors, so what
+    they would have done happens here first: the logs are flushed, and the data loader's
+    (persistent) worker processes are stopped and reaped -- left alone they would wait forever
+    on their result queue, holding the launcher's output pipe open.
     """
     if not _destroyed_a_group:
         return
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=10)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -36,16 +36,24 @@ def test_exit_finished_rank_is_a_no_op_without_a_group():
 
 def test_exit_finished_rank_flushes_and_exits_zero(tmp_path):
     # stdout to a pipe is block-buffered: the line only arrives if the exit flushed it, and
-    # the code after exit_finished_rank must not run.
+    # the code after exit_finished_rank must not run. A data loader worker left running
+    # would hold the pipe open: subprocess.run would then time out.
     script = tmp_path / 'rank.py'
     script.write_text(textwrap.dedent('''
         import logging, sys
+        import numpy
         import torch
         import torch.distributed as torch_dist
         from greenmim_mm.utils.runner import close_distributed, exit_finished_rank
         torch_dist.init_process_group('gloo', init_method='tcp://127.0.0.1:%d', rank=0,
                                       world_size=1)
         model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+        # A live worker with batches prefetched. Numpy arrays (as in mmdet's samples) are
+        # pickled through the worker's pipe, unlike tensors: 2 MB batches fill it.
+        items = [numpy.zeros(2 ** 18, numpy.float32)] * 16
+        loader = torch.utils.data.DataLoader(
+            items, batch_size=2, num_workers=1, persistent_workers=True, collate_fn=list)
+        next(iter(loader))
         model(torch.ones(1, 2)).sum().backward()
         print('work done')
         logging.getLogger('rank').addHandler(logging.FileHandler(sys.argv[1]))

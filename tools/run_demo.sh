@@ -46,14 +46,12 @@ step() {
         $((SECONDS / 60)) $((SECONDS % 60))
 }
 
-# progress LABEL: a sed script shortening mmengine's log lines to
-# "LABEL Iter(train) [ 20/500]  eta: 0:03:10  loss: 1.23".
-progress() {
-    local iter='(Iter\((train|test)\) *\[ *[0-9]+\/[0-9]+\])'
-    printf '%s\n' \
-        "s/.*$iter.* (eta: [^ ]+).* (loss: [0-9.e+-]+).*/    $1\\1  \\3  \\4/p" t \
-        "s/.*$iter +(eta: [^ ]+).*/    $1\\1  \\3/p"
-}
+# PROGRESS: a sed script shortening mmengine's log lines to
+# "Iter(train) [ 20/500]  eta: 0:03:10  loss: 1.23".
+iter_='(Iter\((train|test)\) *\[ *[0-9]+\/[0-9]+\])'
+PROGRESS=$(printf '%s\n' \
+    "s/.*$iter_.* (eta: [^ ]+).* (loss: [0-9.e+-]+).*/    \\1  \\3  \\4/p" t \
+    "s/.*$iter_ +(eta: [^ ]+).*/    \\1  \\3/p")
 
 fail() {  # fail LOG...: the end of each log, then exit
     local log
@@ -69,7 +67,7 @@ run() {
     local log=$1
     shift
     mkdir -p "$(dirname "$log")"
-    if ! "$@" 2>&1 | tee "$log" | sed -nu -E "$(progress '')"; then
+    if ! "$@" 2>&1 | tee "$log" | sed -nu -E "$PROGRESS"; then
         say "failed: $*"
         fail "$log"
     fi

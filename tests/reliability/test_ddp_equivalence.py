@@ -8,7 +8,6 @@ averages the gradients, take the same steps. ``DistLossAverageHook`` (added by t
 distributed runs) logs the loss of the whole batch, so the logged losses compare directly.
 """
 import os.path as osp
-import socket
 import sys
 
 import pytest
@@ -17,16 +16,10 @@ import torch
 import greenmim_mm  # noqa: F401  (registers the modules; forked ranks inherit the import)
 from tests.reliability.helpers import (DEMO_DET, TOOLS, logged_scalars, run_tool,
                                        state_dict_of, write_tiny_pretrain_config)
+from tests.ports import free_port
 
 ITERS = 4
 PER_RANK_BATCH = 2
-
-
-def free_port() -> int:
-    """A TCP port that is free now, for torchrun's rendezvous."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

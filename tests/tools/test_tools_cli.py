@@ -3,7 +3,6 @@ import glob
 import os
 import os.path as osp
 import pickle
-import socket
 import subprocess
 import sys
 from typing import List
@@ -12,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.config import Config
+
+from tests.ports import free_port
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
@@ -131,13 +132,6 @@ def run(args: List[str], cwd: str, timeout: int = 180,
 def tool(name: str) -> str:
     """Absolute path of a script in tools/."""
     return osp.join(TOOLS_DIR, name)
-
-
-def free_port() -> int:
-    """A TCP port that is free now, for torchrun's rendezvous."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """close_distributed / exit_finished_rank: how the tools end a distributed run."""
-import socket
 import subprocess
 import sys
 import textwrap
@@ -8,13 +7,7 @@ import torch.distributed as torch_dist
 
 from greenmim_mm.utils import runner
 from greenmim_mm.utils.runner import close_distributed, exit_finished_rank
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 def test_close_distributed_destroys_the_group_and_is_idempotent(monkeypatch):

@@ -1,4 +1,10 @@
-"""Install greenmim_mm: ``pip install -e .`` (the OpenMMLab stack is pinned in requirements/)."""
+"""Install greenmim_mm: ``pip install -e .`` into an existing OpenMMLab environment.
+
+``install_requires`` names compatible ranges, so that installing into an environment that
+already has the OpenMMLab stack keeps its releases. The exact lock that ``make install`` uses
+(and CI tests) is in requirements/*.txt; every locked version lies inside these ranges
+(tests/test_packaging.py).
+"""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -6,15 +12,16 @@ from setuptools import find_packages, setup
 HERE = osp.dirname(osp.abspath(__file__))
 
 
-def parse_requirements(fname: str) -> list:
-    """Read one requirements file, dropping comments and blank lines."""
-    reqs = []
-    with open(osp.join(HERE, 'requirements', fname)) as f:
-        for line in f:
-            line = line.split('#', 1)[0].strip()
-            if line:
-                reqs.append(line)
-    return reqs
+# Tested with mmengine 0.10.7, mmpretrain 1.2.0, mmdet 3.3.0 (requirements/runtime.txt). The
+# upper bounds are the next minor releases: the workarounds in greenmim_mm/compat are gated on
+# these versions and the sparse backbone subclasses mmpretrain's Swin internals.
+INSTALL_REQUIRES = [
+    'mmengine>=0.10.7,<0.11',
+    'mmpretrain>=1.2.0,<1.3',
+    'mmdet>=3.3.0,<3.4',  # mmdet 3.3 itself requires mmcv>=2.0.0rc4,<2.2.0
+    'pycocotools',
+    'numpy<2.4',  # numpy 2.4 removed np.in1d, which an mmpretrain metric uses
+]
 
 
 def get_version() -> str:
@@ -36,12 +43,8 @@ setup(
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     # torch and mmcv are left to the user's environment (CUDA builds differ per cluster);
     # requirements/torch.txt and requirements/mmcv.txt pin the CPU stack `make install` uses.
-    install_requires=parse_requirements('runtime.txt'),
-    extras_require={
-        'tests': parse_requirements('tests.txt'),
-        'torch': parse_requirements('torch.txt'),
-        'mmcv': parse_requirements('mmcv.txt'),
-    },
+    install_requires=INSTALL_REQUIRES,
+    extras_require={'tests': ['pytest']},
     license='Apache-2.0',
     zip_safe=False,
 )

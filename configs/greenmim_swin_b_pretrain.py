@@ -5,7 +5,7 @@ _base_ = [
     './_base_/models/greenmim_swin_base.py',
     './_base_/datasets/greenmim_in1k_pretrain.py',
     './_base_/schedules/greenmim_adamw_coslr_200e.py',
-    'mmpretrain::_base_/default_runtime.py',
+    './_base_/pretrain_runtime.py',
 ]
 
 custom_imports = dict(imports=['greenmim_mm'], allow_failed_imports=False)
@@ -13,7 +13,7 @@ custom_imports = dict(imports=['greenmim_mm'], allow_failed_imports=False)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
     # a checkpoint every 10 epochs, the latest 3 kept (plus the last one)
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3, save_last=True))
+    checkpoint=dict(interval=10, max_keep_ckpts=3, save_last=True))
 
 # Reconstruction pictures of the current batch every 5000 iterations, saved by the
 # visualizer under <work_dir>/<timestamp>/vis_data/vis_image/.

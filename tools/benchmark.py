@@ -146,7 +146,7 @@ def build_contender(name: str, cfg, device: str, amp: bool):
     model.train()
     ow_cfg = copy.deepcopy(cfg.optim_wrapper)
     if amp:
-        ow_cfg.type = 'AmpOptimWrapper' if device == 'cuda' else 'mmpretrain.CpuAmpOptimWrapper'
+        ow_cfg.type = 'AmpOptimWrapper' if device == 'cuda' else 'CpuAmpOptimWrapper'
         if device == 'cuda':
             ow_cfg.setdefault('dtype', 'float16')
     else:

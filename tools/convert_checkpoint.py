@@ -91,7 +91,7 @@ def load_source(path: str, allow_pickle: bool = False) -> dict:
     """
     if allow_pickle:
         return torch.load(path, map_location='cpu', weights_only=False)
-    from greenmim_mm.utils import register_checkpoint_safe_globals
+    from greenmim_mm.compat import register_checkpoint_safe_globals
     register_checkpoint_safe_globals()
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):

@@ -1,228 +1,26 @@
 """Test (and evaluate) a checkpoint with an mmdet- or mmpretrain-scope config.
 
-Follows mmdet's ``tools/test.py``: ``--out`` appends a dump evaluator (mmdet's
-``DumpDetResults``, which RLE-encodes masks, for mmdet-scope configs; mmengine's
-``DumpResults`` otherwise) and ``--show-dir`` turns on the config's visualization hook. The
-evaluation metrics are logged at the end of the run. Checkpoints load under torch's default
-``weights_only=True`` (see ``greenmim_mm.utils.checkpoint_compat``), and
-``--launcher pytorch`` without CUDA runs on the gloo backend.
-
-Before testing, the checkpoint is checked against the model: a checkpoint of another
-architecture stops the run with the list of mismatched shapes instead of being loaded
-partially (mmengine's ``strict=False``) and evaluated half random
-(``greenmim_mm.engine.checkpoint_check``). A config naming an unregistered type fails with
-mmengine's message plus what to add (``custom_imports``).
+mmdet's ``tools/test.py`` (``--out``, ``--show-dir``, ``--cfg-options`` merged last), plus the
+gloo fallback of ``--launcher`` without CUDA and a clear error for unregistered types (see
+``greenmim_mm/apis/testing.py``). The checkpoint check comes from our configs, so mmdet's own
+``tools/test.py`` runs it too.
 
 Example::
 
-    python tools/test.py configs/demo/xxx.py work_dirs/xxx/iter_600.pth --out results.pkl
+    python tools/test.py configs/demo/mask-rcnn_greenmim_demo.py work_dirs/x/iter_900.pth \
+        --out results.pkl --show-dir vis
+    bash tools/dist_test.sh CONFIG CHECKPOINT 2
 """
-import argparse
-import logging
-import os
 import os.path as osp
 import sys
-from typing import TYPE_CHECKING, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:
-    # Let the checkout's greenmim_mm import without an installed copy.
-    sys.path.insert(0, REPO_ROOT)
+    sys.path.insert(0, REPO_ROOT)  # the checkout's greenmim_mm, installed or not
 
-# torch, the runner and greenmim_mm are imported where they are needed, after argument
-# parsing, so that --help answers in a fraction of a second.
-
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-
-if TYPE_CHECKING:
-    from mmengine.evaluator import DumpResults
-
-
-def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
-    """Parse the command line (mmdet's ``tools/test.py`` flags).
-
-    Args:
-        argv (list, optional): Arguments without the program name. Defaults to None, which
-            reads ``sys.argv``.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
-    parser = argparse.ArgumentParser(
-        description='Test (and evaluate) a checkpoint (mmdet or mmpretrain config)')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir', help='the directory to save the file containing evaluation metrics')
-    parser.add_argument(
-        '--out', help='dump predictions to a pickle file (.pkl/.pickle) for offline evaluation')
-    parser.add_argument(
-        '--show-dir',
-        help='directory where painted images are saved; for mmdet configs it is relative to '
-        'work_dir/timestamp/ as in mmdet, for mmpretrain configs it is used as given')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, xxx=yyy pairs merged into the config; lists as '
-        'key="[a,b]" or key=a,b, nested as key="[(a,b),(c,d)]" (quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch (torch >= 2.0) passes --local-rank; older ones --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        parser.error('--out must be a .pkl or .pickle file')
-    return args
-
-
-def cuda_available() -> bool:
-    """Whether CUDA is available (imports torch on first use).
-
-    Returns:
-        bool: ``torch.cuda.is_available()``.
-    """
-    import torch
-    return torch.cuda.is_available()
-
-
-def enable_visualization(cfg: Config, show_dir: str) -> bool:
-    """Turn on the config's visualization hook to save painted predictions.
-
-    mmdet scope: ``default_hooks.visualization`` gets ``draw=True`` and
-    ``test_out_dir=show_dir`` (mmdet's ``trigger_visualization_hook``). mmpretrain scope:
-    ``enable=True`` and ``out_dir=show_dir`` (mmpretrain's ``tools/test.py``). Configs without
-    a visualization hook, or of another scope, are left unchanged with a warning.
-
-    Args:
-        cfg (Config): The config to modify in place.
-        show_dir (str): Output directory of the painted images.
-
-    Returns:
-        bool: Whether visualization was enabled.
-    """
-    scope = cfg.get('default_scope')
-    hooks = cfg.get('default_hooks') or {}
-    if scope not in ('mmdet', 'mmpretrain') or 'visualization' not in hooks:
-        from mmengine.logging import print_log
-        print_log(
-            f'--show-dir is ignored: the config (default_scope={scope!r}) has no '
-            "mmdet/mmpretrain visualization hook in `default_hooks['visualization']`",
-            logger='current',
-            level=logging.WARNING)
-        return False
-    hook = hooks['visualization']
-    if scope == 'mmdet':
-        hook['draw'] = True
-        hook['test_out_dir'] = show_dir
-    else:
-        hook['enable'] = True
-        hook['out_dir'] = show_dir
-    return True
-
-
-def set_test_dataloader_defaults(cfg: Config) -> None:
-    """Fill in mmpretrain's test dataloader defaults, adapted to the machine and the scope.
-
-    ``pin_memory`` defaults to whether CUDA is available; mmpretrain-scope configs default to
-    ``collate_fn=default_collate`` as mmpretrain's tool does (mmdet's keep
-    ``pseudo_collate``). Values in the config win.
-
-    Args:
-        cfg (Config): The config to modify in place.
-    """
-    if cfg.get('test_dataloader') is None:
-        return
-    defaults = ConfigDict(pin_memory=cuda_available())
-    if cfg.get('default_scope') == 'mmpretrain':
-        defaults.collate_fn = dict(type='default_collate')
-    defaults.update(cfg.test_dataloader)
-    if defaults.get('num_workers', 0) == 0:
-        defaults.persistent_workers = False
-    cfg.test_dataloader = defaults
-
-
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge the command line into the config.
-
-    Args:
-        cfg (Config): The loaded config.
-        args (argparse.Namespace): Parsed arguments.
-
-    Returns:
-        Config: The same config, modified.
-    """
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-
-    cfg.load_from = args.checkpoint
-    if args.show_dir:
-        enable_visualization(cfg, args.show_dir)
-    set_test_dataloader_defaults(cfg)
-    hooks = [
-        h for h in (cfg.get('custom_hooks') or [])
-        if str(h.get('type', '')).split('.')[-1] != 'CheckpointCompatibilityHook'
-    ]
-    cfg.custom_hooks = hooks + [
-        dict(type='mmpretrain.CheckpointCompatibilityHook', mode='strict', purpose='test')
-    ]
-    return cfg
-
-
-def dump_metric(cfg: Config, out_file: str) -> 'DumpResults':
-    """Build the evaluator that dumps predictions to ``out_file``.
-
-    Args:
-        cfg (Config): The merged config.
-        out_file (str): The .pkl/.pickle output path.
-
-    Returns:
-        DumpResults: mmdet's ``DumpDetResults`` for mmdet-scope configs, else mmengine's
-        ``DumpResults``.
-    """
-    if cfg.get('default_scope') == 'mmdet':
-        from mmdet.evaluation import DumpDetResults
-        return DumpDetResults(out_file_path=out_file)
-    from mmengine.evaluator import DumpResults
-    return DumpResults(out_file_path=out_file)
-
-
-def main(argv: Optional[list] = None) -> dict:
-    """Parse arguments, build the runner and test.
-
-    Args:
-        argv (list, optional): Arguments without the program name. Defaults to None.
-
-    Returns:
-        dict: The evaluation metrics.
-    """
-    args = parse_args(argv)
-    cfg = merge_args(Config.fromfile(args.config), args)
-    from greenmim_mm.engine.config_errors import registry_hints
-    with registry_hints(args.config):
-        from greenmim_mm.utils.runner import build_runner, close_distributed
-        runner = build_runner(cfg)
-        if args.out is not None:
-            runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
-        try:
-            return runner.test()
-        finally:
-            close_distributed()
-
+from greenmim_mm.apis.testing import main  # noqa: E402
 
 if __name__ == '__main__':
     main()
-    from greenmim_mm.utils.runner import exit_finished_rank
-    exit_finished_rank()  # a rank of a distributed run ends here (see its docstring)
+    from greenmim_mm.compat import exit_finished_rank
+    exit_finished_rank()  # a rank of a gloo run ends here (greenmim_mm.compat.gloo_exit)

@@ -33,7 +33,7 @@ import greenmim_mm  # noqa: E402,F401  (registers the modules)
 from greenmim_mm.engine.hooks.reconstruction_hook import (  # noqa: E402
     preprocessor_stats, reconstruct_batch, reconstruction_panels)
 from greenmim_mm.models.utils.masking import mask_generator  # noqa: E402
-from greenmim_mm.utils import register_checkpoint_safe_globals  # noqa: E402
+from greenmim_mm.compat import register_checkpoint_safe_globals  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -33,9 +33,7 @@ auto_scale_lr = dict(base_batch_size=16)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2,
-        save_last=True))
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2, save_last=True))
 log_processor = dict(by_epoch=False)
 custom_hooks = [dict(type='ReconstructionVisHook', interval=100, num_images=2)]
 # deterministic=True (torch.use_deterministic_algorithms): on CPU, the backward of indexing

@@ -12,6 +12,13 @@ _base_ = ['mmpretrain::simmim/benchmarks/swin-base-w7_8xb256-coslr-100e_in1k.py'
 
 custom_imports = dict(imports=['greenmim_mm'], allow_failed_imports=False)
 
+# greenmim_mm's runtime hooks (see ../_base_/pretrain_runtime.py); set here because the
+# mmpretrain config above already brings a runtime (two bases may not both set default_hooks).
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook'),
+    checkpoint_check=dict(type='CheckpointCompatibilityHook'),
+    dist_loss_average=dict(type='DistLossAverageHook'))
+
 pretrained = 'checkpoints/greenmim_swin-b-w7_backbone_cls.pth'  # tools/convert_checkpoint.py
 # LayerNorm eps of the authors' encoder; mmpretrain's default (1e-5, used by
 # configs/greenmim_swin_b_pretrain.py) differs by ~3e-5 relative. Match your checkpoint.
@@ -67,4 +74,4 @@ param_scheduler = [
         convert_to_iter_based=True)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
-auto_scale_lr = dict(base_batch_size=batch_size)
+auto_scale_lr = dict(enable=False, base_batch_size=batch_size)

@@ -1,21 +1,17 @@
 """Checkpoints that survive a kill while they are being written.
 
-What mmengine 0.10.7 does, and what it lacks:
-
-* ``save_checkpoint`` hands the serialised bytes to ``LocalBackend.put``, which opens the final
-  path with ``'wb'`` and writes into it. A kill during the write leaves a truncated
-  ``iter_N.pth`` under the final name.
-* ``CheckpointHook._save_checkpoint_with_step`` deletes the oldest kept checkpoint (when
-  ``max_keep_ckpts`` is reached) *before* it writes the new one, and rewrites
-  ``last_checkpoint`` with ``open(..., 'w')`` after it. With ``max_keep_ckpts=1`` a kill during
-  the write leaves no loadable checkpoint at all, and ``last_checkpoint`` names a deleted file.
+mmengine 0.10.7's ``save_checkpoint`` hands the serialised bytes to ``LocalBackend.put``, which
+opens the final path with ``'wb'`` and writes into it: a kill during the write leaves a
+truncated ``iter_N.pth`` under the final name.
 
 :class:`AtomicLocalBackend` writes to a temporary file in the same folder, ``fsync``s it and
 renames it over the final path (``os.replace`` is atomic on POSIX and Windows), so a path
 holds either the complete old bytes or the complete new ones. :class:`AtomicCheckpointHook`
-uses it for every checkpoint and for ``last_checkpoint``, and deletes outdated checkpoints only
-after the new one and ``last_checkpoint`` are in place. ``tools/train.py`` swaps it in for
-mmengine's ``CheckpointHook``; resuming (``--resume``) needs nothing else.
+saves every checkpoint through it and, where mmengine deletes the oldest kept checkpoint
+before saving the new one, defers that deletion until the save is complete
+(``greenmim_mm.compat.checkpoint_order``). Our base runtime configs
+(``configs/_base_/*_runtime.py``) name it as ``default_hooks.checkpoint``; resuming
+(``--resume``) needs nothing else.
 """
 import glob
 import os
@@ -26,7 +22,9 @@ from typing import List, Union
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
-from mmpretrain.registry import HOOKS
+from mmengine.registry import HOOKS
+
+from ..compat import checkpoint_order
 
 ATOMIC_BACKEND = 'atomic_local'
 _TMP_SUFFIX = '.tmp'
@@ -125,14 +123,13 @@ class AtomicCheckpointHook(CheckpointHook):
     Same arguments and behaviour as ``CheckpointHook``, except that on a local ``out_dir``
     (no ``backend_args``/``file_client_args`` given):
 
-    * checkpoints and ``last_checkpoint`` are written with :class:`AtomicLocalBackend`;
+    * checkpoints are written with :class:`AtomicLocalBackend`;
     * an outdated checkpoint (``max_keep_ckpts``) is deleted only after the new checkpoint and
-      ``last_checkpoint`` are complete;
+      ``last_checkpoint`` are written;
     * temporary files left by a killed save are deleted when training starts.
 
-    Use it as ``default_hooks.checkpoint.type='mmpretrain.AtomicCheckpointHook'`` (the scope
-    prefix lets mmdet-scope configs find it); ``tools/train.py`` does that for configs that
-    name ``CheckpointHook``.
+    Registered in mmengine's root ``HOOKS``, so configs of every scope use it as
+    ``default_hooks.checkpoint.type='AtomicCheckpointHook'`` (our base runtime configs do).
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -151,41 +148,8 @@ class AtomicCheckpointHook(CheckpointHook):
                 runner.logger.info(f'Removed {path}, left by an interrupted checkpoint save.')
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        """Save, point ``last_checkpoint`` at it, and only then drop the outdated ones."""
-        outdated = []
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
-                                            and self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated.append(self.keep_ckpt_ids.popleft())
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-
-        runner.save_checkpoint(
-            self.out_dir,
-            ckpt_filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-
-        if not is_main_process():
-            return
-        save_file = osp.join(runner.work_dir, 'last_checkpoint')
-        if self.atomic:
-            atomic_write(self.last_ckpt.encode('utf-8'), save_file)
-        else:
-            with open(save_file, 'w') as f:
-                f.write(self.last_ckpt)
-        for old_step in outdated:
-            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old_step))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):  # checkpoints saved by deepspeed are folders
-                self.file_backend.rmtree(path)
+        """mmengine's save, with the removal of outdated checkpoints moved after it."""
+        if not checkpoint_order.NEEDED:
+            return super()._save_checkpoint_with_step(runner, step, meta)
+        with checkpoint_order.removals_after_save(self):
+            super()._save_checkpoint_with_step(runner, step, meta)

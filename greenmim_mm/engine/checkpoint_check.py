@@ -14,7 +14,8 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmpretrain.registry import HOOKS
+from mmengine.runner import BaseLoop
+from mmengine.registry import HOOKS
 
 MODES = ('strict', 'any')
 _SHOWN = 10  # names listed per kind of mismatch
@@ -201,21 +202,37 @@ def check_checkpoint_fits(model_state: Dict[str, torch.Tensor],
 class CheckpointCompatibilityHook(Hook):
     """Check every checkpoint the runner loads against its model before the weights are copied.
 
-    ``tools/test.py`` adds it with ``mode='strict'``; ``tools/train.py`` with ``'strict'``
-    for ``--resume`` and ``'any'`` for ``load_from``.
+    Our base runtime configs declare it (``default_hooks.checkpoint_check``), so mmengine's,
+    mmdet's and mmpretrain's tools all run it. Without arguments it picks what fits the run:
+    ``'strict'`` when training resumes (``resume=True``) or when a checkpoint is tested or
+    validated, ``'any'`` for ``load_from`` in training (fine-tuning from a checkpoint of other
+    heads stays allowed).
 
     Args:
-        mode (str): See :func:`check_checkpoint_fits`. Defaults to 'strict'.
-        purpose (str): 'resume', 'test' or 'load', for the message. Defaults to 'load'.
+        mode (str, optional): See :func:`check_checkpoint_fits`. Defaults to None (automatic).
+        purpose (str, optional): 'resume', 'test' or 'load', for the message. Defaults to None
+            (automatic).
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, mode: str = 'strict', purpose: str = 'load') -> None:
-        if mode not in MODES:
+    def __init__(self, mode: Optional[str] = None, purpose: Optional[str] = None) -> None:
+        if mode is not None and mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
         self.mode = mode
         self.purpose = purpose
+        self._run_purpose = 'load'
+
+    def before_run(self, runner) -> None:
+        """Tell what the run loads for: mmengine calls this right before ``load_or_resume``."""
+        # Runner.train() builds its train loop before `before_run`; test() and val() do not.
+        training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)
+        if not training:
+            self._run_purpose = 'test'
+        elif getattr(runner, '_resume', False):
+            self._run_purpose = 'resume'
+        else:
+            self._run_purpose = 'load'
 
     @staticmethod
     def _source(runner) -> str:
@@ -228,6 +245,8 @@ class CheckpointCompatibilityHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Raise :class:`CheckpointMismatchError` if ``checkpoint`` does not fit the model."""
+        purpose = self.purpose or self._run_purpose
+        mode = self.mode or ('any' if purpose == 'load' else 'strict')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        check_checkpoint_fits(model.state_dict(), checkpoint, self.mode, self._source(runner),
-                              self.purpose)
+        check_checkpoint_fits(model.state_dict(), checkpoint, mode, self._source(runner),
+                              purpose)

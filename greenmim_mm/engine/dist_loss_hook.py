@@ -15,7 +15,7 @@ import torch
 from mmengine.dist import all_gather, all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmpretrain.registry import HOOKS
+from mmengine.registry import HOOKS
 
 
 @HOOKS.register_module()
@@ -26,7 +26,8 @@ class DistLossAverageHook(Hook):
     tensor in the outputs by its mean over the ranks: two small collectives per iteration
     (a check that every rank logs the same keys, then the average). If the ranks log different
     keys, it warns once and leaves the outputs alone instead of mismatching collectives.
-    Does nothing in a single-process run. ``tools/train.py`` adds it to distributed runs.
+    Does nothing in a single-process run. Our base runtime configs declare it
+    (``default_hooks.dist_loss_average``; registered in mmengine's root ``HOOKS``).
     """
 
     priority = 'HIGHEST'

@@ -1,8 +1,9 @@
 """A kill while a checkpoint is written must leave the previous checkpoint loadable.
 
 mmengine 0.10.7 writes checkpoints in place and deletes the oldest kept one before writing the
-new one; ``AtomicCheckpointHook`` (swapped in by tools/train.py) writes atomically and deletes
-afterwards. See greenmim_mm/engine/atomic_checkpoint.py.
+new one; ``AtomicCheckpointHook`` (declared by our base runtime configs) writes atomically and
+deletes afterwards. See greenmim_mm/engine/atomic_checkpoint.py and
+greenmim_mm/compat/checkpoint_order.py.
 """
 import os
 import os.path as osp
@@ -19,7 +20,7 @@ from mmengine.runner import Runner
 import greenmim_mm.engine.atomic_checkpoint as atomic
 from greenmim_mm.engine.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
                                                   remove_stale_tmp_files)
-from greenmim_mm.utils import register_checkpoint_safe_globals
+from greenmim_mm.compat import checkpoint_order, register_checkpoint_safe_globals
 from tests.reliability.helpers import load_tool, state_dict_of, write_tiny_pretrain_config
 
 PAYLOADS = (b'a' * (24 << 20), b'b' * (16 << 20))  # 24 and 16 MiB: each write takes a while
@@ -122,13 +123,16 @@ def test_kill_while_saving_keeps_the_previous_checkpoint(demo_data, tmp_path, mo
 
 def test_mmengine_checkpoint_hook_alone_loses_everything(demo_data, tmp_path, monkeypatch,
                                                          unique_name):
-    """Why the hook exists: mmengine's own CheckpointHook, same kill, nothing loadable left."""
+    """Why the hook exists: mmengine's own CheckpointHook, same kill, nothing loadable left.
+
+    Also the check on ``greenmim_mm.compat.checkpoint_order.NEEDED``: the day mmengine saves
+    before it deletes, this test fails and the workaround can go."""
     config = write_tiny_pretrain_config(str(tmp_path / 'tiny.py'), demo_data, max_iters=2,
                                         ckpt_interval=1, max_keep=1)
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = unique_name
-    cfg.train_dataloader.collate_fn = dict(type='default_collate')
+    cfg.default_hooks.checkpoint.type = 'CheckpointHook'
     put = LocalBackend.put
 
     def killed_mid_write(self, obj, filepath):
@@ -141,32 +145,7 @@ def test_mmengine_checkpoint_hook_alone_loses_everything(demo_data, tmp_path, mo
     with pytest.raises(SystemExit):
         Runner.from_cfg(cfg).train()
     monkeypatch.undo()
+    assert checkpoint_order.NEEDED
     assert not osp.exists(osp.join(cfg.work_dir, 'iter_1.pth'))  # deleted before the save
     with pytest.raises(Exception):  # and iter_2.pth is truncated
         torch.load(osp.join(cfg.work_dir, 'iter_2.pth'), weights_only=False)
-
-
-def test_train_tool_wires_the_reliability_hooks(demo_data, tmp_path):
-    """tools/train.py: atomic checkpoints always, the checkpoint check on --resume /
-    load_from, rank-averaged logs when distributed -- each hook once, also when a config
-    dumped by an earlier run is trained again."""
-    train = load_tool('train')
-    config = write_tiny_pretrain_config(str(tmp_path / 'tiny.py'), demo_data)
-
-    def merged(*argv):
-        return train.merge_args(Config.fromfile(config), train.parse_args([config, *argv]))
-
-    cfg = merged()
-    assert cfg.default_hooks.checkpoint.type == 'mmpretrain.AtomicCheckpointHook'
-    assert cfg.custom_hooks == []
-    cfg = merged('--resume', '--launcher', 'pytorch')
-    assert [h['type'] for h in cfg.custom_hooks] == [
-        'mmpretrain.CheckpointCompatibilityHook', 'mmpretrain.DistLossAverageHook']
-    assert cfg.custom_hooks[0]['mode'] == 'strict'
-    dumped = str(tmp_path / 'dumped.py')
-    cfg.dump(dumped)
-    again = train.merge_args(Config.fromfile(dumped), train.parse_args(
-        [dumped, '--launcher', 'pytorch', '--cfg-options', 'load_from=x.pth', 'resume=False']))
-    assert [h['type'] for h in again.custom_hooks] == [
-        'mmpretrain.CheckpointCompatibilityHook', 'mmpretrain.DistLossAverageHook']
-    assert again.custom_hooks[0]['mode'] == 'any'

@@ -271,12 +271,14 @@ class TestMergeArgs:
     """Config changes made by train.py's and test.py's flags, checked without running."""
 
     @pytest.fixture(scope='class')
-    def train_script(self, tool_module):
-        return tool_module('train')
+    def train_script(self):
+        from greenmim_mm.apis import training
+        return training
 
     @pytest.fixture(scope='class')
-    def eval_script(self, tool_module):
-        return tool_module('test')
+    def eval_script(self):
+        from greenmim_mm.apis import testing
+        return testing
 
     def merged(self, module, cls_config, *argv: str) -> Config:
         args = module.parse_args([cls_config, *argv])
@@ -291,7 +293,7 @@ class TestMergeArgs:
 
     def test_amp_resume_and_no_validate(self, train_script, cls_config):
         cfg = self.merged(train_script, cls_config, '--amp', '--resume', '--no-validate')
-        assert cfg.optim_wrapper.type == 'mmpretrain.CpuAmpOptimWrapper'
+        assert cfg.optim_wrapper.type == 'CpuAmpOptimWrapper'
         assert cfg.optim_wrapper.dtype == 'bfloat16' and 'loss_scale' not in cfg.optim_wrapper
         assert cfg.resume is True and cfg.load_from is None
         assert cfg.val_dataloader is None
@@ -305,9 +307,16 @@ class TestMergeArgs:
     def test_auto_scale_lr_needs_base_batch_size(self, train_script, cls_config):
         with pytest.raises(RuntimeError, match='base_batch_size'):
             self.merged(train_script, cls_config, '--auto-scale-lr')
-        cfg = self.merged(train_script, cls_config, '--auto-scale-lr', '--cfg-options',
-                          'auto_scale_lr.base_batch_size=4')
-        assert cfg.auto_scale_lr.enable is True
+
+    @pytest.mark.parametrize('tool', ['train_script', 'eval_script'])
+    def test_cfg_options_are_merged_last(self, tool, request, cls_config):
+        """As in mmpretrain's tools: --cfg-options wins over the flags."""
+        module = request.getfixturevalue(tool)
+        argv = ['ckpt.pth'] if tool == 'eval_script' else ['--amp']
+        cfg = self.merged(module, cls_config, *argv, '--work-dir', 'a', '--cfg-options',
+                          'work_dir=b', 'optim_wrapper.type=OptimWrapper')
+        assert cfg.work_dir == 'b'
+        assert cfg.optim_wrapper.type == 'OptimWrapper'
 
     def test_mmdet_scope_keeps_pseudo_collate(self, train_script, cls_config):
         cfg = self.merged(train_script, cls_config, '--cfg-options', 'default_scope=mmdet')

@@ -43,4 +43,4 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
 
 # lr above is for a total batch of 2048; --auto-scale-lr rescales it to the real one.
-auto_scale_lr = dict(base_batch_size=2048)
+auto_scale_lr = dict(enable=False, base_batch_size=2048)

@@ -7,6 +7,7 @@ from mmpretrain.models.backbones.swin_transformer import SwinBlock, SwinTransfor
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 
+from ...compat import swin_v1_keys
 from ..utils.group_attention import group_window_attention_qkv
 from ..utils.grouping import GroupLayout, build_group_layout
 from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
@@ -68,6 +69,13 @@ class GreenMIMSwinTransformer(SwinTransformer):
         """Input pixels per final-stage token along each axis (32 for patch 4, 4 stages)."""
         stride = self.patch_embed.projection.stride
         return int(stride[0]) * 2**(len(self.stages) - 1)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        """Load as ``SwinTransformer`` does, v1 (mmcls 0.x) checkpoints included."""
+        if swin_v1_keys.NEEDED:  # mmpretrain upgrades them for SwinTransformer itself only
+            swin_v1_keys.upgrade_v1_swin_keys(state_dict, prefix, local_metadata.get('version'),
+                                              len(self.stages))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> tuple:
         """Dense forward without ``mask``; sparse forward on visible tokens with it.

@@ -6,8 +6,9 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-from greenmim_mm.utils import setup_cpu_distributed
-from greenmim_mm.utils.cpu_dist import slurm_to_torch_env, use_cpu_dist_cfg
+from greenmim_mm.compat import setup_cpu_distributed
+from greenmim_mm.compat.cpu_dist import slurm_to_torch_env, use_cpu_dist_cfg
+from tests.ports import free_port
 
 
 def make_cfg(**kwargs) -> Config:
@@ -76,3 +77,19 @@ def test_slurm_without_srun_is_a_clear_error():
     env = dict(SLURM_PROCID='0', SLURM_NTASKS='1', SLURM_NODELIST='node-1')
     with pytest.raises(RuntimeError, match='set MASTER_ADDR'):
         slurm_to_torch_env(env, scontrol='no-such-scontrol-binary')
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the upstream limit is about no CUDA')
+def test_upstream_launcher_still_needs_cuda(monkeypatch):
+    """mmengine's own ``init_dist`` fails without CUDA even for gloo; the day it works, this
+    fails: delete greenmim_mm/compat/cpu_dist.py."""
+    from mmengine.dist import init_dist
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(free_port())).items():
+        monkeypatch.setenv(key, value)
+    try:
+        with pytest.raises((RuntimeError, AssertionError)):
+            init_dist('pytorch', backend='gloo')
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()

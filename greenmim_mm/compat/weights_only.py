@@ -1,15 +1,18 @@
-"""Let ``torch.load(weights_only=True)`` read mmengine checkpoints.
+"""Workaround: let ``torch.load(weights_only=True)`` read mmengine checkpoints.
 
-torch >= 2.6 loads checkpoints with ``weights_only=True`` by default. mmengine 0.10.7 calls
-``torch.load`` without the argument, and its checkpoints pickle more than tensors: the message
-hub holds :class:`~mmengine.logging.HistoryBuffer` objects whose histories are numpy arrays,
-and some runtime values are numpy scalars. Loading such a checkpoint (``--resume``, or
-``load_from`` in a test) then fails with ``Unsupported global:
-mmengine.logging.history_buffer.HistoryBuffer``.
+Upstream behaviour (torch >= 2.6 with mmengine <= 0.10.7): torch loads checkpoints with
+``weights_only=True`` by default, and mmengine's ``CheckpointLoader`` calls ``torch.load``
+without the argument, while its checkpoints pickle more than tensors: the message hub holds
+:class:`~mmengine.logging.HistoryBuffer` objects whose histories are numpy arrays, and some
+runtime values are numpy scalars. Every loader of such a checkpoint (``--resume``, mmdet's and
+mmpretrain's ``tools/test.py``, ``DetInferencer``, ``init_detector``) then fails with
+``Unsupported global: mmengine.logging.history_buffer.HistoryBuffer``.
 
 Rather than turning ``weights_only`` off, :func:`register_checkpoint_safe_globals` allow-lists
-exactly the classes and functions such a checkpoint references, found by saving and resuming
-mmengine checkpoints (see ``tests/utils/test_checkpoint_compat.py``).
+exactly the classes and functions such a checkpoint references (found by saving and resuming
+mmengine checkpoints). ``import greenmim_mm`` calls it where the behaviour exists
+(:data:`NEEDED`). ``tests/compat/test_weights_only.py`` fails when mmengine's loader reads its
+own checkpoints without help, i.e. when this module can go.
 """
 import importlib
 from types import ModuleType
@@ -18,6 +21,10 @@ from typing import Callable, List, Union
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.utils import digit_version
+
+#: torch >= 2.6 defaults to ``weights_only=True``; older releases load anything.
+NEEDED = digit_version(torch.__version__.split('+')[0]) >= digit_version('2.6.0')
 
 # dtypes of the arrays and scalars in a message hub: float64 log histories and scalars
 # (e.g. runtime_info['eta']), int64 count histories (found by saving and resuming). float32,

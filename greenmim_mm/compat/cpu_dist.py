@@ -1,10 +1,13 @@
-"""Distributed launches (``--launcher pytorch`` or ``slurm``) on machines without CUDA.
+"""Workaround: distributed launches (``--launcher pytorch`` or ``slurm``) without CUDA.
 
-mmengine 0.10.7 assumes GPUs once a launcher is set: its default backend is NCCL,
+Upstream behaviour (mmengine <= 0.10.7) assumes GPUs once a launcher is set: its default backend is NCCL,
 ``init_dist`` calls ``torch.cuda.set_device(local_rank)`` before creating the process group
 (for slurm: ``proc_id % torch.cuda.device_count()``, a division by zero without GPUs), and the
 runner wraps the model in DDP with ``device_ids=[local_rank]``, which DDP rejects for CPU
-modules. :func:`setup_cpu_distributed` switches all three to their CPU counterparts.
+modules. :func:`setup_cpu_distributed` switches all three to their CPU counterparts, only
+when CUDA is absent; ``tools/train.py`` and ``tools/test.py`` call it (a config cannot: the
+process group is created before anything of the config runs).
+``tests/compat/test_cpu_dist.py`` fails once mmengine's own ``init_dist`` works without CUDA.
 """
 import datetime
 import os

@@ -1,22 +1,25 @@
-"""Mixed precision on CPU: bfloat16 autocast without a GPU assertion.
+"""Workaround: mixed precision on CPU, bfloat16 autocast without a GPU assertion.
 
-mmengine 0.10.7's ``AmpOptimWrapper`` asserts that a GPU (or NPU/MLU/MUSA) is present, although
-its autocast context supports CPU with ``dtype=torch.bfloat16``. This subclass skips the
-assertion and the loss scaler (bfloat16 has float32's exponent range, so no loss scaling is
-needed); everything else, checkpoints included, is ``AmpOptimWrapper``'s.
+Upstream behaviour (mmengine <= 0.10.7): ``AmpOptimWrapper.__init__`` asserts that a GPU (or
+NPU/MLU/MUSA) is present, although its autocast context supports CPU with
+``dtype=torch.bfloat16``. This subclass skips the assertion and the loss scaler (bfloat16 has
+float32's exponent range, so no loss scaling is needed); everything else, checkpoints
+included, is ``AmpOptimWrapper``'s. It is switched on only where CUDA is absent:
+``tools/train.py --amp`` picks it then, ``AmpOptimWrapper`` otherwise.
+``tests/compat/test_cpu_amp.py`` fails once ``AmpOptimWrapper`` builds on a CPU-only machine.
 """
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
-from mmpretrain.registry import OPTIM_WRAPPERS
+from mmengine.registry import OPTIM_WRAPPERS
 
 
 @OPTIM_WRAPPERS.register_module()
 class CpuAmpOptimWrapper(AmpOptimWrapper):
     """``AmpOptimWrapper`` for CPU training under bfloat16 autocast.
 
-    Use it as ``optim_wrapper=dict(type='mmpretrain.CpuAmpOptimWrapper', optimizer=...)``
-    (the scope prefix lets mmdet-scope configs find it too); ``tools/train.py --amp`` picks it
-    when CUDA is not available.
+    Use it as ``optim_wrapper=dict(type='CpuAmpOptimWrapper', optimizer=...)`` (registered in
+    mmengine's root registry, so configs of every scope find it); ``tools/train.py --amp``
+    picks it when CUDA is not available.
 
     Args:
         dtype (str | torch.dtype): Autocast dtype; only bfloat16 is supported on CPU.

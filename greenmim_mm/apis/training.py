@@ -1,0 +1,215 @@
+"""``tools/train.py``: mmpretrain's ``tools/train.py``, plus what a config cannot say.
+
+Flags and their order of merging are mmpretrain's (``--cfg-options`` last, so it wins).
+Additions:
+
+* ``--amp`` without CUDA trains under bfloat16 autocast (``CpuAmpOptimWrapper``; fp16
+  autocast does not exist on CPU, and mmengine's ``AmpOptimWrapper`` refuses to run there).
+* ``--launcher pytorch|slurm|mpi`` without CUDA runs on the gloo backend.
+* A config naming an unregistered type fails with what to add (``custom_imports``).
+* Dataloader defaults follow the machine and the scope: ``pin_memory`` only with CUDA,
+  ``persistent_workers`` only with workers, ``default_collate`` only for mmpretrain configs
+  (mmdet batches images of different sizes with mmengine's ``pseudo_collate``).
+
+Hooks (atomic checkpoints, the checkpoint check, rank-averaged losses) are not added here: our
+configs declare them (``configs/_base_/*_runtime.py``), so mmpretrain's and mmdet's own tools
+give the same run.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """Parse the command line (mmpretrain's ``tools/train.py`` flags).
+
+    Args:
+        argv (list, optional): Arguments without the program name. Defaults to None, which
+            reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description='Train a model (mmpretrain or mmdet config)')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint; without a path, resume from the latest '
+        'checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision (fp16 with dynamic loss scaling on GPU, '
+        'bfloat16 autocast on CPU)')
+    parser.add_argument(
+        '--no-validate', action='store_true', help='do not evaluate during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual over the base batch size '
+        '(needs auto_scale_lr.base_batch_size in the config)')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable the pin_memory option of the dataloaders')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable the persistent_workers option of the dataloaders')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, xxx=yyy pairs merged into the config last; lists '
+        'as key="[a,b]" or key=a,b, nested as key="[(a,b),(c,d)]" (quotes needed, no spaces)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch (torch >= 2.0) passes --local-rank; older ones --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def cuda_available() -> bool:
+    """Whether CUDA is available (imports torch on first use)."""
+    import torch
+    return torch.cuda.is_available()
+
+
+def default_work_dir(config_path: str) -> str:
+    """``./work_dirs/<config name>``, the default work directory of a config file."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def enable_amp(cfg: Config, cuda: bool) -> None:
+    """Switch the optimizer wrapper to mixed precision.
+
+    Args:
+        cfg (Config): The config to modify in place.
+        cuda (bool): Whether training runs on CUDA. On GPU: ``AmpOptimWrapper`` with
+            ``loss_scale='dynamic'`` unless the config sets one (as mmpretrain). On CPU:
+            ``CpuAmpOptimWrapper`` with ``dtype='bfloat16'`` and no loss scale.
+    """
+    optim_wrapper = cfg.optim_wrapper
+    if cuda:
+        optim_wrapper.type = 'AmpOptimWrapper'
+        optim_wrapper.setdefault('loss_scale', 'dynamic')
+        return
+    optim_wrapper.type = 'CpuAmpOptimWrapper'
+    optim_wrapper.dtype = 'bfloat16'
+    optim_wrapper.pop('loss_scale', None)
+    if cfg.get('default_scope') == 'mmdet':
+        print_log(
+            '--amp on CPU: mmcv 2.1 CPU ops (nms, RoIAlign) have no bfloat16 kernels, so '
+            'detectors such as Mask R-CNN fail under bfloat16 autocast ("expected scalar '
+            'type Float but found BFloat16"); train them without --amp on CPU.',
+            logger='current',
+            level=logging.WARNING)
+
+
+def set_dataloader_defaults(cfg: Config, args: argparse.Namespace) -> None:
+    """mmpretrain's dataloader defaults, adapted to the machine and the scope.
+
+    Values in the config win over these defaults; the ``--no-*`` flags win over both.
+
+    Args:
+        cfg (Config): The config to modify in place.
+        args (argparse.Namespace): Parsed arguments.
+    """
+    for field in DATALOADERS:
+        if cfg.get(field) is None:
+            continue
+        defaults = ConfigDict(
+            pin_memory=cuda_available(),
+            persistent_workers=cfg[field].get('num_workers', 0) > 0)
+        if cfg.get('default_scope') == 'mmpretrain':
+            defaults.collate_fn = dict(type='default_collate')
+        defaults.update(cfg[field])
+        if defaults.get('num_workers', 0) == 0:
+            defaults.persistent_workers = False  # torch rejects it without workers
+        if args.no_pin_memory:
+            defaults.pin_memory = False
+        if args.no_persistent_workers:
+            defaults.persistent_workers = False
+        cfg[field] = defaults
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command line into the config, in mmpretrain's order.
+
+    Args:
+        cfg (Config): The loaded config.
+        args (argparse.Namespace): Parsed arguments.
+
+    Returns:
+        Config: The same config, modified.
+    """
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(args.config)
+
+    if args.amp:
+        enable_amp(cfg, cuda=cuda_available())
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if not cfg.get('auto_scale_lr') or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict(enable=False, '
+                               'base_batch_size=N)` in the config')
+        cfg.auto_scale_lr.enable = True
+
+    set_dataloader_defaults(cfg, args)
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main(argv: Optional[list] = None) -> None:
+    """Parse arguments, build the runner and train.
+
+    Args:
+        argv (list, optional): Arguments without the program name. Defaults to None.
+    """
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    from ..compat import close_distributed
+    from ..engine.config_errors import registry_hints
+    from .runner import build_runner
+    with registry_hints(args.config):  # models and hooks build here, datasets in train()
+        runner = build_runner(cfg)
+        try:
+            runner.train()
+        finally:
+            close_distributed()

@@ -1,5 +1,9 @@
-"""Runner construction shared by ``tools/train.py`` and ``tools/test.py``."""
-from mmengine.config import Config
+"""Runner construction and the run flags shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
+import os
+from typing import Optional
+
+from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -23,3 +27,37 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def parse_with_run_arguments(parser: argparse.ArgumentParser,
+                             argv: Optional[list] = None) -> argparse.Namespace:
+    """Add the flags both upstream tools share, parse, and export ``LOCAL_RANK``.
+
+    ``--cfg-options``, ``--launcher`` and ``--local_rank``/``--local-rank`` as in mmpretrain's
+    and mmdet's tools.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser with its own flags.
+        argv (list, optional): Arguments without the program name. Defaults to None, which
+            reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, xxx=yyy pairs merged into the config last; lists '
+        'as key="[a,b]" or key=a,b, nested as key="[(a,b),(c,d)]" (quotes needed, no spaces)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch (torch >= 2.0) passes --local-rank; older ones --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args

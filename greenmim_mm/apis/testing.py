@@ -11,12 +11,12 @@ with the list of mismatched shapes instead of being loaded partially) comes from
 """
 import argparse
 import logging
-import os
 from typing import TYPE_CHECKING, Optional
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
+from .runner import parse_with_run_arguments
 from .training import cuda_available, default_work_dir
 
 if TYPE_CHECKING:
@@ -45,22 +45,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         '--show-dir',
         help='directory where painted images are saved; for mmdet configs it is relative to '
         'work_dir/timestamp/ as in mmdet, for mmpretrain configs it is used as given')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, xxx=yyy pairs merged into the config last; lists '
-        'as key="[a,b]" or key=a,b, nested as key="[(a,b),(c,d)]" (quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch (torch >= 2.0) passes --local-rank; older ones --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    args = parse_with_run_arguments(parser, argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error('--out must be a .pkl or .pickle file')
     return args

@@ -17,12 +17,13 @@ give the same run.
 """
 import argparse
 import logging
-import os
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
+
+from .runner import parse_with_run_arguments
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -67,22 +68,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         '--no-persistent-workers',
         action='store_true',
         help='disable the persistent_workers option of the dataloaders')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, xxx=yyy pairs merged into the config last; lists '
-        'as key="[a,b]" or key=a,b, nested as key="[(a,b),(c,d)]" (quotes needed, no spaces)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch (torch >= 2.0) passes --local-rank; older ones --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    args = parse_with_run_arguments(parser, argv)
     return args
 
 

@@ -15,8 +15,9 @@ ARCH = dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4])
 
 def swin(cls=SwinTransformer, **kwargs) -> nn.Module:
     torch.manual_seed(0)
-    model = cls(arch=ARCH, img_size=64, window_size=4, drop_path_rate=0., **kwargs)
-    return model.eval()
+    model = cls(arch=ARCH, img_size=128, window_size=4, drop_path_rate=0., **kwargs)
+    model.eval()  # SwinTransformer.train() returns None: no chaining
+    return model
 
 
 def v1_state_dict(model: nn.Module, version: Optional[int], prefix: str = '') -> OrderedDict:
@@ -55,7 +56,7 @@ def test_v1_checkpoint_loads_strictly_and_matches_swin(version):
     reference.load_state_dict(v1_state_dict(source, version), strict=True)
     ours.load_state_dict(v1_state_dict(source, version), strict=True)
     assert torch.equal(ours.norm3.weight, source.norm3.weight)
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 128, 128)
     with torch.no_grad():
         for a, b in zip(reference(x), ours(x)):
             torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -319,7 +319,9 @@ class TestMergeArgs:
         assert cfg.optim_wrapper.type == 'OptimWrapper'
 
     def test_mmdet_scope_keeps_pseudo_collate(self, train_script, cls_config):
-        cfg = self.merged(train_script, cls_config, '--cfg-options', 'default_scope=mmdet')
+        cfg = Config.fromfile(cls_config)
+        cfg.default_scope = 'mmdet'
+        cfg = train_script.merge_args(cfg, train_script.parse_args([cls_config]))
         assert 'collate_fn' not in cfg.train_dataloader
 
     def test_test_py_show_dir_for_mmdet(self, eval_script, cls_config):

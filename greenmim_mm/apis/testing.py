@@ -17,7 +17,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from .runner import parse_with_run_arguments
-from .training import cuda_available, default_work_dir
+from .training import (cuda_available, default_work_dir,
+                       drop_persistent_workers_without_workers)
 
 if TYPE_CHECKING:
     from mmengine.evaluator import DumpResults
@@ -101,8 +102,6 @@ def set_test_dataloader_defaults(cfg: Config) -> None:
     if cfg.get('default_scope') == 'mmpretrain':
         defaults.collate_fn = dict(type='default_collate')
     defaults.update(cfg.test_dataloader)
-    if defaults.get('num_workers', 0) == 0:
-        defaults.persistent_workers = False
     cfg.test_dataloader = defaults
 
 
@@ -130,6 +129,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     set_test_dataloader_defaults(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    drop_persistent_workers_without_workers(cfg)
     return cfg
 
 

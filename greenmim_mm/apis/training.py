@@ -8,8 +8,9 @@ Additions:
 * ``--launcher pytorch|slurm|mpi`` without CUDA runs on the gloo backend.
 * A config naming an unregistered type fails with what to add (``custom_imports``).
 * Dataloader defaults follow the machine and the scope: ``pin_memory`` only with CUDA,
-  ``persistent_workers`` only with workers, ``default_collate`` only for mmpretrain configs
-  (mmdet batches images of different sizes with mmengine's ``pseudo_collate``).
+  ``persistent_workers`` only with workers (also after ``--cfg-options``), ``default_collate``
+  only for mmpretrain configs (mmdet batches images of different sizes with mmengine's
+  ``pseudo_collate``).
 
 Hooks (atomic checkpoints, the checkpoint check, rank-averaged losses) are not added here: our
 configs declare them (``configs/_base_/*_runtime.py``), so mmpretrain's and mmdet's own tools
@@ -127,8 +128,6 @@ def set_dataloader_defaults(cfg: Config, args: argparse.Namespace) -> None:
         if cfg.get('default_scope') == 'mmpretrain':
             defaults.collate_fn = dict(type='default_collate')
         defaults.update(cfg[field])
-        if defaults.get('num_workers', 0) == 0:
-            defaults.persistent_workers = False  # torch rejects it without workers
         if args.no_pin_memory:
             defaults.pin_memory = False
         if args.no_persistent_workers:
@@ -179,7 +178,23 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    drop_persistent_workers_without_workers(cfg)
     return cfg
+
+
+def drop_persistent_workers_without_workers(cfg: Config) -> None:
+    """Turn ``persistent_workers`` off where ``num_workers`` is 0 (torch refuses the pair).
+
+    Lets ``--cfg-options train_dataloader.num_workers=0`` work on a config whose loader keeps
+    persistent workers, without a second option.
+
+    Args:
+        cfg (Config): The config to modify in place.
+    """
+    for field in DATALOADERS:
+        loader = cfg.get(field)
+        if loader is not None and loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
 
 
 def main(argv: Optional[list] = None) -> None:

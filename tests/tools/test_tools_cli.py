@@ -318,6 +318,17 @@ class TestMergeArgs:
         assert cfg.work_dir == 'b'
         assert cfg.optim_wrapper.type == 'OptimWrapper'
 
+    def test_no_persistent_workers_without_workers_after_cfg_options(self, train_script,
+                                                                   cls_config):
+        cfg = self.merged(train_script, cls_config, '--cfg-options',
+                          'train_dataloader.num_workers=2',
+                          'train_dataloader.persistent_workers=True')
+        assert cfg.train_dataloader.persistent_workers is True
+        cfg = self.merged(train_script, cls_config, '--cfg-options',
+                          'train_dataloader.num_workers=0',
+                          'train_dataloader.persistent_workers=True')
+        assert cfg.train_dataloader.persistent_workers is False
+
     def test_mmdet_scope_keeps_pseudo_collate(self, train_script, cls_config):
         cfg = Config.fromfile(cls_config)
         cfg.default_scope = 'mmdet'

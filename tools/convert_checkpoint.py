@@ -70,9 +70,11 @@ from greenmim_mm.utils.convert import (MERGE_ORDER_NOTES, add_output_norms,  # n
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert a GreenMIM pretraining checkpoint (ours or the authors\') into '
-        'an mmpretrain Swin backbone checkpoint for mmdet / mmpretrain fine-tuning.')
+        'an mmpretrain Swin backbone checkpoint for mmdet / mmpretrain fine-tuning, or (an '
+        'authors\' checkpoint, --keep-decoder) into a full GreenMIM checkpoint.')
     parser.add_argument('src', help='pretraining checkpoint')
-    parser.add_argument('dst', help='output backbone checkpoint')
+    parser.add_argument('dst', help='output: a backbone checkpoint, or with --keep-decoder a '
+                        'full GreenMIM checkpoint')
     parser.add_argument(
         '--from', dest='src_format', default='auto',
         choices=['auto', 'greenmim_mm', 'official'],

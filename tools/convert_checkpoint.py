@@ -17,6 +17,12 @@ Examples::
         checkpoints/greenmim_swin-b-w7_backbone.pth --from official \\
         --config configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py
 
+    # an authors' release with its decoder -> a full GreenMIM checkpoint to continue
+    # pretraining from (load_from of the config)
+    python tools/convert_checkpoint.py greenmim_swin_base_w7.pth \\
+        checkpoints/greenmim_swin-b-w7_official_full.pth --from official --keep-decoder \\
+        --config configs/greenmim_swin_b_official_pretrain.py
+
 The conversion itself is :mod:`greenmim_mm.utils.convert` (pure functions, every rename listed
 there). This script loads SRC, converts it, fits the relative-position tables to the target's
 window of every stage (bicubic resize where they differ), adds the output norms the target reads
@@ -24,6 +30,18 @@ but pretraining never had, loads the result into the target backbone and prints 
 unexpected keys. The target is the backbone of ``--config``, or else an mmpretrain
 ``SwinTransformer`` with the checkpoint's architecture, ``--window-size`` and ``--out-indices``.
 It fails, writing nothing, when a backbone key would be missing.
+
+With ``--keep-decoder`` (authors' checkpoints only) the target is the whole ``GreenMIM`` model
+of ``--config`` (a pretraining config): the output holds ``backbone.*`` and ``neck.*`` and
+must load into that model with ``strict=True``, or nothing is written. The decoder's fixed
+position table is not copied: the checkpoint's table is checked to be MAE's layout, and the
+config's decoder must compute that one (``pos_embed_layout='mae'``).
+
+Patch-merging order (``--merge-order``, authors' checkpoints): the releases were pretrained by
+the authors' first upload, whose merge is row-major and whose coordinates after each merge
+were wrong, so no Swin computes the pretraining network. The default, ``swin``, is how the
+authors fine-tuned them (Microsoft's Swin, weights not reordered). The printout says which
+order was used and why.
 """
 import argparse
 import copy
@@ -31,6 +49,7 @@ import os
 import os.path as osp
 import pickle
 import sys
+from collections import OrderedDict
 from typing import List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -41,7 +60,8 @@ if REPO_ROOT not in sys.path:
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from greenmim_mm.utils.convert import (add_output_norms, convert_greenmim_mm,  # noqa: E402
+from greenmim_mm.utils.convert import (MERGE_ORDER_NOTES, add_output_norms,  # noqa: E402
+                                       convert_greenmim_mm, convert_official_decoder,
                                        convert_official_swin, detect_format,
                                        infer_swin_arch, set_window_sizes,
                                        to_backbone_checkpoint, unwrap_state_dict)
@@ -50,9 +70,11 @@ from greenmim_mm.utils.convert import (add_output_norms, convert_greenmim_mm,  #
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert a GreenMIM pretraining checkpoint (ours or the authors\') into '
-        'an mmpretrain Swin backbone checkpoint for mmdet / mmpretrain fine-tuning.')
+        'an mmpretrain Swin backbone checkpoint for mmdet / mmpretrain fine-tuning, or (an '
+        'authors\' checkpoint, --keep-decoder) into a full GreenMIM checkpoint.')
     parser.add_argument('src', help='pretraining checkpoint')
-    parser.add_argument('dst', help='output backbone checkpoint')
+    parser.add_argument('dst', help='output: a backbone checkpoint, or with --keep-decoder a '
+                        'full GreenMIM checkpoint')
     parser.add_argument(
         '--from', dest='src_format', default='auto',
         choices=['auto', 'greenmim_mm', 'official'],
@@ -73,9 +95,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--merge-order', default='swin', choices=['swin', 'row-major'],
         help='official only: order of the 2x2 positions in the patch-merging weights. swin '
-        '(default): (0,0),(1,0),(0,1),(1,1) as Microsoft Swin and the authors\' code since '
-        'their "fix misalignment in PatchMerging" commit; row-major: (0,0),(0,1),(1,0),(1,1), '
-        'for checkpoints trained before it')
+        '(default): (0,0),(1,0),(0,1),(1,1) as Microsoft Swin; the authors fine-tuned their '
+        'released checkpoints in Microsoft\'s Swin without reordering, and this reproduces '
+        'that. row-major: (0,0),(0,1),(1,0),(1,1), the merge of the authors\' first upload '
+        '(2022-05-27), which pretrained the releases (their commit "fix misalignment in '
+        'PatchMerging", 2023-01-16, moved to swin); for experiments, since that code also '
+        'took wrong coordinates after each merge and no Swin reproduces it')
+    parser.add_argument(
+        '--keep-decoder', action='store_true',
+        help='official only, with --config of a GreenMIM pretraining config: keep the decoder '
+        'and write a full GreenMIM checkpoint (backbone.*, neck.*) that loads with '
+        'strict=True, to continue pretraining via load_from')
     parser.add_argument(
         '--allow-pickle', action='store_true',
         help='load SRC with full unpickling when it holds more than tensors and plain '
@@ -140,6 +170,25 @@ def build_default_backbone(arch: dict, window_sizes: List[int],
         img_size=arch['img_size'] or 224)
 
 
+def build_greenmim_from_config(config: str) -> nn.Module:
+    """Build ``model`` of a GreenMIM pretraining config (mmpretrain scope), not initialised."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.utils import import_modules_from_strings
+    from mmpretrain.registry import MODELS
+
+    cfg = Config.fromfile(config)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    import greenmim_mm  # noqa: F401  (registers GreenMIM)
+    if cfg.model.get('type') != 'GreenMIM':
+        sys.exit(f'error: --keep-decoder needs a GreenMIM pretraining config; {config} builds '
+                 f'a {cfg.model.get("type")!r}. Use e.g. configs/greenmim_swin_b_official_'
+                 'pretrain.py, or drop --keep-decoder for a backbone checkpoint.')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(copy.deepcopy(cfg.model))
+
+
 def stage_windows(backbone: nn.Module) -> List[int]:
     """Window of every stage of an mmpretrain-style Swin."""
     return [stage.blocks[0].attn.window_size for stage in backbone.stages]
@@ -154,18 +203,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     ckpt = load_source(args.src, args.allow_pickle)
     weights = unwrap_state_dict(ckpt)
     src_format = detect_format(weights) if args.src_format == 'auto' else args.src_format
+    if args.keep_decoder and (src_format != 'official' or not args.config):
+        sys.exit('error: --keep-decoder converts an authors\' checkpoint (--from official) into '
+                 'the GreenMIM model of a pretraining --config, e.g. '
+                 'configs/greenmim_swin_b_official_pretrain.py (our own checkpoints already '
+                 'hold the decoder: use them with load_from as they are)')
     print(f'source: {args.src} ({src_format} format, {len(weights)} tensors)')
     if src_format == 'greenmim_mm':
         state_dict = convert_greenmim_mm(weights)
     else:
         state_dict = convert_official_swin(weights, merge_order=args.merge_order)
+        print(f'merge order: {args.merge_order}, {MERGE_ORDER_NOTES[args.merge_order]}')
     dropped = len(weights) - len(state_dict)
     arch = infer_swin_arch(state_dict)
     print(f'backbone: embed_dims={arch["embed_dims"]} depths={arch["depths"]} '
           f'num_heads={arch["num_heads"]} pretrained windows={arch["window_sizes"]} '
-          f'({len(state_dict)} tensors kept, {dropped} dropped: decoder/head/buffers)')
+          f'({len(state_dict)} tensors; {dropped} others are not backbone weights: decoder, '
+          'head, index buffers)')
 
-    if args.config:
+    model = None
+    if args.keep_decoder:
+        model = build_greenmim_from_config(args.config)
+        backbone = model.backbone
+        target = f'model of {args.config} ({type(model).__name__}, backbone ' \
+                 f'{type(backbone).__name__})'
+    elif args.config:
         backbone = build_backbone_from_config(args.config)
         target = f'model.backbone of {args.config} ({type(backbone).__name__})'
     else:
@@ -188,19 +250,40 @@ def main(argv: Optional[List[str]] = None) -> int:
     if added:
         print(f'  added {", ".join(added)}: output norms the checkpoint lacks (pretraining '
               'normalises only its last stage), written as LayerNorm weight 1, bias 0')
-    if src_format == 'official' and layer_norm_eps(backbone) != {1e-6}:
-        print('  note: the authors\' encoder uses LayerNorm eps=1e-6; the target uses '
-              f'{sorted(layer_norm_eps(backbone))} (set stage_cfgs/patch_cfg/norm_cfg eps)')
+    target_module = model if model is not None else backbone
+    if src_format == 'official' and layer_norm_eps(target_module) != {1e-6}:
+        print('  note: the authors\' model uses LayerNorm eps=1e-6; the target uses '
+              f'{sorted(layer_norm_eps(target_module))} (set stage_cfgs/patch_cfg/norm_cfg eps)')
+
+    decoder_info = None
+    if model is not None:
+        neck, decoder_info = convert_official_decoder(weights)
+        layout = decoder_info['pos_embed_layout']
+        print(f'decoder: embed_dim={decoder_info["embed_dim"]} '
+              f'decoder_embed_dim={decoder_info["decoder_embed_dim"]} '
+              f'depth={decoder_info["decoder_depth"]} ({len(neck)} tensors kept), '
+              f'fixed position table of a {decoder_info["grid"]}x{decoder_info["grid"]} grid '
+              f'in {layout!r} layout (not copied: the decoder computes it)')
+        if getattr(model.neck, 'pos_embed_layout', None) != layout:
+            print(f'error: the decoder was trained with the {layout!r} position table, the '
+                  f'config\'s decoder computes {getattr(model.neck, "pos_embed_layout", None)!r}:'
+                  f' set model.neck.pos_embed_layout=\'{layout}\'; nothing written')
+            return 1
+        state_dict = OrderedDict([('backbone.' + k, v) for k, v in state_dict.items()] +
+                                 [('neck.' + k, v) for k, v in neck.items()])
 
     try:
-        result = backbone.load_state_dict(state_dict, strict=False)
+        result = target_module.load_state_dict(state_dict, strict=False)
     except RuntimeError as err:  # shape mismatch
         sys.exit(f'error: the converted weights do not fit the target:\n{err}')
     missing = result.missing_keys
     print(f'missing keys: {missing or "none"}')
     print(f'unexpected keys: {result.unexpected_keys or "none"}')
     if missing:
-        print('error: backbone keys would stay randomly initialised; nothing written')
+        print('error: keys of the target would stay randomly initialised; nothing written')
+        return 1
+    if model is not None and result.unexpected_keys:
+        print('error: a full checkpoint must load with strict=True; nothing written')
         return 1
 
     meta = dict(
@@ -212,10 +295,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                   num_heads=arch['num_heads'], pretrained_window_sizes=arch['window_sizes']),
         window_sizes=windows,
         added_output_norms=added)
-    out = to_backbone_checkpoint(state_dict, meta)
+    if src_format == 'official':
+        meta['merge_order'] = args.merge_order
+    if decoder_info is not None:
+        meta['decoder'] = decoder_info
+        out = to_backbone_checkpoint(state_dict, meta, prefix='')
+    else:
+        out = to_backbone_checkpoint(state_dict, meta)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(out, args.dst)
-    print(f'wrote {args.dst} ({len(out["state_dict"])} tensors, prefix "backbone.")')
+    if decoder_info is not None:
+        print(f'wrote {args.dst} ({len(out["state_dict"])} tensors: backbone.*, neck.*; '
+              'load_from of the config continues pretraining from it)')
+    else:
+        print(f'wrote {args.dst} ({len(out["state_dict"])} tensors, prefix "backbone.")')
     return 0
 
 

@@ -28,7 +28,20 @@ Renames from the Microsoft-Swin layout (``i`` = stage, ``j`` = block, ``L`` = la
 
 Dropped: ``relative_position_index`` (regenerated for the target window), ``attn_mask``
 (rebuilt at run time), ``head.*`` (a classifier, if any) and, outside the ``encoder.`` prefix,
-the decoder (``decoder_*``, ``mask_token``).
+the decoder (``decoder_*``, ``mask_token``) unless :func:`convert_official_decoder` keeps it.
+
+Renames of the authors' decoder (MAE's, timm ``Block``s) to :class:`GreenMIMPretrainDecoder`
+(mmpretrain ``TransformerEncoderLayer`` blocks), written under ``neck.``::
+
+    decoder_embed.*                            -> decoder_embed.*
+    mask_token                                 -> mask_token
+    decoder_blocks.j.norm1.* / norm2.*         -> decoder_blocks.j.ln1.* / ln2.*
+    decoder_blocks.j.attn.qkv.* / proj.*       -> decoder_blocks.j.attn.qkv.* / proj.*
+    decoder_blocks.j.mlp.fc1.*                 -> decoder_blocks.j.ffn.layers.0.0.*
+    decoder_blocks.j.mlp.fc2.*                 -> decoder_blocks.j.ffn.layers.1.*
+    decoder_norm.* / decoder_pred.*            -> decoder_norm.* / decoder_pred.*
+    decoder_pos_embed                          -> dropped: a fixed table our decoder computes;
+                                                  its layout is checked and reported (MAE's)
 
 Facts these functions rely on:
 
@@ -37,9 +50,15 @@ Facts these functions rely on:
   it with ``nn.Unfold``, channel-major with the positions row-major: index ``c * 4 + kh * 2 + kw``.
   So the 4C input features of ``reduction`` and ``norm`` are permuted: positions by
   [0, 2, 1, 3] and (position, channel) transposed to (channel, position). The authors' sparse
-  merge uses Swin's order since their commit "fix misalignment in PatchMerging"; before it, it
-  concatenated (0,0), (0,1), (1,0), (1,1) (``merge_order='row-major'`` converts such weights).
-  Which code trained the released checkpoints is not stated; Swin's order is the default.
+  merge uses Swin's order since their commit "fix misalignment in PatchMerging" (2023-01-16);
+  before it, it concatenated (0,0), (0,1), (1,0), (1,1) (``merge_order='row-major'`` converts
+  such weights).
+* Which code trained the releases: their download links are unchanged since the README of
+  2022-06-02, so the first upload's ``models_swin.py`` (commit "upload code", 2022-05-27), with
+  the row-major merge and, after each merge, coordinates taken row-major while the tokens stay
+  unit-major (wrong windows and relative positions in stages 2 and 3). No Swin computes that
+  network; the authors fine-tuned the releases in Microsoft's Swin (SimMIM's code) without
+  reordering anything, which is what ``merge_order='swin'`` (the default) reproduces.
 * Relative position tables have ``(2 * window - 1) ** 2`` rows, one column per head, and the same
   index formula in both implementations, ``(dh + w - 1) * (2w - 1) + (dw + w - 1)``; the rows need
   no permutation. The window is per stage: the original Swin shrinks it to the feature map when
@@ -59,7 +78,8 @@ __all__ = [
     'unwrap_state_dict', 'detect_format', 'convert_greenmim_mm', 'convert_official_swin',
     'merge_swin_to_mmcv', 'merge_mmcv_to_swin', 'relative_position_index',
     'resize_relative_position_table', 'infer_swin_arch', 'set_window_sizes',
-    'add_output_norms', 'to_backbone_checkpoint'
+    'add_output_norms', 'to_backbone_checkpoint', 'convert_official_decoder',
+    'detect_pos_embed_layout', 'MERGE_ORDER_NOTES'
 ]
 
 # (pattern, replacement) pairs applied in order to keys of the Microsoft-Swin layout; the first
@@ -83,6 +103,28 @@ _OFFICIAL_DECODER = re.compile(r'^(decoder_|mask_token)')
 
 # Source position (index into the checkpoint's four) of each row-major position kh * 2 + kw.
 _MERGE_POSITIONS = {'swin': [0, 2, 1, 3], 'row-major': [0, 1, 2, 3]}
+
+# What each merge order means for the authors' releases (the converter prints it).
+MERGE_ORDER_NOTES = {
+    'swin': ('(0,0),(1,0),(0,1),(1,1), as Microsoft Swin: the authors fine-tuned their '
+             'released checkpoints in Microsoft\'s Swin (SimMIM\'s code) without reordering '
+             'the weights, and this reproduces that fine-tuning'),
+    'row-major': ('(0,0),(0,1),(1,0),(1,1), the merge of the authors\' first upload '
+                  '(2022-05-27) that pretrained the releases; for experiments: no Swin '
+                  'reproduces that code (its coordinates after each merge were wrong too)'),
+}
+
+# timm Block / MAE decoder keys -> GreenMIMPretrainDecoder keys; the first match wins.
+_OFFICIAL_DECODER_RENAMES: Tuple[Tuple[str, str], ...] = (
+    (r'^decoder_embed\.(weight|bias)$', r'decoder_embed.\1'),
+    (r'^mask_token$', 'mask_token'),
+    (r'^decoder_blocks\.(\d+)\.norm([12])\.', r'decoder_blocks.\1.ln\2.'),
+    (r'^decoder_blocks\.(\d+)\.attn\.(qkv|proj)\.', r'decoder_blocks.\1.attn.\2.'),
+    (r'^decoder_blocks\.(\d+)\.mlp\.fc1\.', r'decoder_blocks.\1.ffn.layers.0.0.'),
+    (r'^decoder_blocks\.(\d+)\.mlp\.fc2\.', r'decoder_blocks.\1.ffn.layers.1.'),
+    (r'^decoder_norm\.(weight|bias)$', r'decoder_norm.\1'),
+    (r'^decoder_pred\.(weight|bias)$', r'decoder_pred.\1'),
+)
 
 _TABLE_KEY = re.compile(
     r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.w_msa\.relative_position_bias_table$')
@@ -402,3 +444,80 @@ def to_backbone_checkpoint(state_dict: Mapping[str, torch.Tensor],
     return dict(
         meta=dict(meta or {}),
         state_dict=OrderedDict((prefix + k, v.contiguous()) for k, v in state_dict.items()))
+
+
+def detect_pos_embed_layout(table: torch.Tensor, atol: float = 1e-5) -> str:
+    """Which fixed sin-cos layout a stored decoder table has.
+
+    Args:
+        table (Tensor): ``(1, L, D)`` or ``(L, D)``, ``L`` a square grid's unit count.
+        atol (float): Largest difference allowed from the computed table. Defaults to 1e-5.
+
+    Returns:
+        str: A key of ``POS_EMBED_LAYOUTS`` of :mod:`greenmim_mm.models.necks` (``'mae'`` for
+        the authors' checkpoints).
+
+    Raises:
+        ValueError: If the table is none of them (the decoder would see other positions).
+    """
+    from greenmim_mm.models.necks import POS_EMBED_LAYOUTS
+    table = table.reshape(-1, table.shape[-1]).float()  # (L, D)
+    side = math.isqrt(table.shape[0])
+    if side * side != table.shape[0]:
+        raise ValueError(f'decoder_pos_embed has {table.shape[0]} positions, not a square grid')
+    errors = {}
+    for layout, build in POS_EMBED_LAYOUTS.items():
+        errors[layout] = float((build((side, side), table.shape[1])[0] - table).abs().max())
+        if errors[layout] <= atol:
+            return layout
+    raise ValueError('decoder_pos_embed is no fixed sin-cos table our decoder computes '
+                     f'(largest difference per layout: {errors})')
+
+
+def convert_official_decoder(state_dict: Mapping[str, torch.Tensor]
+                             ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Map the authors' decoder (MAE layout) to :class:`GreenMIMPretrainDecoder` keys.
+
+    Args:
+        state_dict (Mapping): The checkpoint's ``model`` weights (encoder keys are ignored).
+
+    Returns:
+        tuple: The decoder's weights without a prefix (renames in the module docstring), and
+        a dict with ``embed_dim``, ``decoder_embed_dim``, ``decoder_depth``, ``pred_dim``
+        (pixels per unit times channels), ``grid`` (side of the stored table) and
+        ``pos_embed_layout`` (of the stored ``decoder_pos_embed``).
+
+    Raises:
+        KeyError: If the decoder is missing or a key matches no rename rule.
+    """
+    decoder = {k: v for k, v in state_dict.items() if _OFFICIAL_DECODER.match(k)}
+    for key in ('decoder_embed.weight', 'decoder_pos_embed', 'decoder_pred.weight',
+                'mask_token'):
+        if key not in decoder:
+            raise KeyError(f'no {key!r} in the checkpoint: --keep-decoder needs the authors\' '
+                           'full pretraining checkpoint (encoder and decoder)')
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    unknown = []
+    for key, value in decoder.items():
+        if key == 'decoder_pos_embed':
+            continue
+        for pattern, repl in _OFFICIAL_DECODER_RENAMES:
+            new_key, n = re.subn(pattern, repl, key)
+            if n:
+                out[new_key] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise KeyError(f'decoder keys with no rename rule: {unknown}')
+    table = decoder['decoder_pos_embed']  # (1, L, D)
+    blocks = {int(m.group(1)) for k in out for m in [re.match(r'^decoder_blocks\.(\d+)\.', k)]
+              if m}
+    info = dict(
+        embed_dim=decoder['decoder_embed.weight'].shape[1],
+        decoder_embed_dim=decoder['decoder_embed.weight'].shape[0],
+        decoder_depth=len(blocks),
+        pred_dim=decoder['decoder_pred.weight'].shape[0],
+        grid=math.isqrt(table.shape[-2]),
+        pos_embed_layout=detect_pos_embed_layout(table))
+    return out, info

@@ -16,9 +16,10 @@ def sincos_pos_embed_2d(grid_hw: Sequence[int], embed_dims: int) -> torch.Tensor
 
     A thin wrapper of mmpretrain's ``build_2d_sincos_position_embedding``, which flattens
     its ``(h, w)`` argument column-major (``meshgrid(w, h)`` with 'ij' indexing). Passing the
-    grid as ``(Wu, Hu)`` makes token ``r * Wu + c`` encode row ``r`` and column ``c``, so
-    the embedding of a unit depends only on its position, whatever the grid's shape; on a
-    square grid this equals the mmpretrain (and MAE) embedding exactly.
+    grid as ``(Wu, Hu)`` makes token ``r * Wu + c`` encode row ``r`` (first half of the
+    channels) and column ``c`` (second half), so the embedding of a unit depends only on its
+    position, whatever the grid's shape; on a square grid this equals mmpretrain's embedding
+    exactly. MAE's table has the halves swapped, see :func:`mae_sincos_pos_embed_2d`.
 
     Args:
         grid_hw (Sequence[int]): Grid ``(Hu, Wu)``.
@@ -29,6 +30,39 @@ def sincos_pos_embed_2d(grid_hw: Sequence[int], embed_dims: int) -> torch.Tensor
     """
     hu, wu = int(grid_hw[0]), int(grid_hw[1])
     return build_2d_sincos_position_embedding((wu, hu), embed_dims)  # (1, L, D)
+
+
+def mae_sincos_pos_embed_2d(grid_hw: Sequence[int], embed_dims: int) -> torch.Tensor:
+    """The 2-D sin-cos table of MAE's ``get_2d_sincos_pos_embed``, for any grid.
+
+    MAE's table (used by the authors' GreenMIM decoder and stored in their checkpoints as
+    ``decoder_pos_embed``) puts the **column** in the first half of the channels and the row in
+    the second: unit ``(r, c)`` at index ``r * Wu + c`` gets
+    ``[sin(c * w), cos(c * w), sin(r * w), cos(r * w)]`` with ``w_k = 10000 ** (-k / (D / 4))``,
+    ``k < D / 4``. :func:`sincos_pos_embed_2d` has the halves the other way round (row first),
+    so at a 7x7 grid and 128 channels the two differ by up to 1.99. Like MAE's, the values are
+    computed in float64 and rounded to float32.
+
+    Args:
+        grid_hw (Sequence[int]): Grid ``(Hu, Wu)``.
+        embed_dims (int): Embedding size, divisible by 4.
+
+    Returns:
+        torch.Tensor: Float32 tensor ``(1, Hu * Wu, embed_dims)``.
+    """
+    hu, wu = int(grid_hw[0]), int(grid_hw[1])
+    quarter = embed_dims // 4
+    omega = 1. / 10000**(torch.arange(quarter, dtype=torch.float64) / quarter)  # (D/4,)
+    rows, cols = torch.meshgrid(torch.arange(hu, dtype=torch.float64),
+                                torch.arange(wu, dtype=torch.float64), indexing='ij')
+    out_c = cols.reshape(-1, 1) * omega  # (L, D/4)
+    out_r = rows.reshape(-1, 1) * omega  # (L, D/4)
+    table = torch.cat([out_c.sin(), out_c.cos(), out_r.sin(), out_r.cos()], dim=1)  # (L, D)
+    return table.float()[None]  # (1, L, D)
+
+
+# Fixed position tables a decoder can be built with (``pos_embed_layout``).
+POS_EMBED_LAYOUTS = {'mmpretrain': sincos_pos_embed_2d, 'mae': mae_sincos_pos_embed_2d}
 
 
 @MODELS.register_module()
@@ -55,6 +89,10 @@ class GreenMIMPretrainDecoder(BaseModule):
         mlp_ratio (float): Hidden size of the MLP relative to ``decoder_embed_dim``.
             Defaults to 4.
         norm_cfg (dict): Norm layer config. Defaults to ``dict(type='LN', eps=1e-6)``.
+        pos_embed_layout (str): Channel layout of the fixed sin-cos table: ``'mmpretrain'``
+            (row in the first half, :func:`sincos_pos_embed_2d`) or ``'mae'`` (column first,
+            :func:`mae_sincos_pos_embed_2d`; the table the authors' released decoders were
+            trained with, so a converted decoder needs it). Defaults to 'mmpretrain'.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None,
             which uses :meth:`init_weights` (Xavier-uniform linears, unit LayerNorms and a
             normal(0.02) mask token, as MAE).
@@ -69,11 +107,17 @@ class GreenMIMPretrainDecoder(BaseModule):
                  decoder_num_heads: int = 16,
                  mlp_ratio: float = 4.,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 pos_embed_layout: str = 'mmpretrain',
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if decoder_embed_dim % 4:
             raise ValueError('decoder_embed_dim must be divisible by 4 for the 2-D sin-cos '
                              f'position embedding, got {decoder_embed_dim}')
+        if pos_embed_layout not in POS_EMBED_LAYOUTS:
+            raise ValueError(f'pos_embed_layout={pos_embed_layout!r} is not one of '
+                             f'{sorted(POS_EMBED_LAYOUTS)}: use \'mae\' for a decoder converted '
+                             'from the authors\' checkpoints, \'mmpretrain\' otherwise')
+        self.pos_embed_layout = pos_embed_layout
         self.patch_size = patch_size
         self.in_chans = in_chans
         self.decoder_embed_dim = decoder_embed_dim
@@ -113,7 +157,8 @@ class GreenMIMPretrainDecoder(BaseModule):
         """The fixed position embedding ``(1, Hu * Wu, D)`` of a unit grid (cached)."""
         key = (int(grid_hw[0]), int(grid_hw[1]))
         if key not in self._pos_cache:
-            self._pos_cache[key] = sincos_pos_embed_2d(key, self.decoder_embed_dim)
+            build = POS_EMBED_LAYOUTS[self.pos_embed_layout]
+            self._pos_cache[key] = build(key, self.decoder_embed_dim)
         return self._pos_cache[key]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

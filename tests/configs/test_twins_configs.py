@@ -96,6 +96,7 @@ def test_demo_loss_falls(tmp_path, restore_determinism):
     runner.register_hook(_LossRecorder(losses), priority='LOWEST')
     runner.train()
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
+    print(f'Twins demo loss: first 10 iterations {first:.4f}, last 10 {last:.4f}')
     assert last < 0.85 * first, (first, last)
 
 

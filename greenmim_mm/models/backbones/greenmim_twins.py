@@ -1,5 +1,5 @@
 """Twins (PCPVT and SVT) that compute only the visible tokens of a masked image (GreenMIM)."""
-from typing import List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -217,6 +217,11 @@ class GreenMIMSVT(GreenMIMPCPVT, SVT):
     ``SVT.__init__`` and its ``arch_zoo`` are used); the sparse forward is
     :class:`GreenMIMPCPVT`'s, whose locally-grouped windows (7x7 tokens, not aligned with the
     mask units) attend among their visible tokens only, without padding tokens.
+
+    Note: mmpretrain 1.2's dense ``LocallyGroupedSelfAttention`` keeps padding tokens apart
+    only when both the right and the bottom pad are non-zero (with ``pad_b == 0``,
+    ``mask[:, -pad_b:]`` marks the whole map); on a grid padded along one side only, the dense
+    model lets real tokens attend the zero padding tokens, the sparse forward does not.
     """
 
 

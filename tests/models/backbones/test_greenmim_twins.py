@@ -1,4 +1,4 @@
-"""Sparse Twins (PCPVT, SVT) against mmpretrain's dense Twins in which masked tokens do not exist."""
+"""Sparse Twins (PCPVT, SVT) vs mmpretrain's dense Twins in which masked tokens do not exist."""
 import pytest
 import torch
 from mmpretrain.models import PCPVT, SVT

@@ -478,7 +478,10 @@ def plot(results: dict, path: str) -> None:
         ax.set_title(f"Sweep, batch {sizes[0]['batch']}")
         ax.legend()
     m = results['machine']
-    fig.suptitle(f"Swin-{results['args']['arch'] or 'base'}: {m['cpu']}, {m['threads']} threads, "
+    model = ('Twins-SVT-L (baseline: dense, SimMIM-style)'
+             if results['args'].get('model') == 'twins' else
+             f"Swin-{results['args']['arch'] or 'base'}")
+    fig.suptitle(f"{model}: {m['cpu']}, {m['threads']} threads, "
                  f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

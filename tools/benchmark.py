@@ -53,6 +53,12 @@ DEFAULT_CONFIGS = {
     'greenmim': osp.join(ROOT, 'configs/greenmim_swin_b_pretrain.py'),
     'simmim': osp.join(ROOT, 'configs/benchmark/simmim_swin-b_224.py'),
 }
+# --model twins: GreenMIM on Twins-SVT-L against the same model run densely on the whole
+# image (GreenMIMDenseBaseline, SimMIM-style); the baseline is reported in the SimMIM columns.
+TWINS_CONFIGS = {
+    'greenmim': osp.join(ROOT, 'configs/greenmim_twins_svt_l_pretrain.py'),
+    'simmim': osp.join(ROOT, 'configs/benchmark/dense_twins_svt_l_224.py'),
+}
 
 
 def parse_args(argv=None):
@@ -60,8 +66,12 @@ def parse_args(argv=None):
         description='Training-step speed and memory of GreenMIM vs SimMIM, side by side',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('Examples::')[1])
-    parser.add_argument('--greenmim-config', default=DEFAULT_CONFIGS['greenmim'])
-    parser.add_argument('--simmim-config', default=DEFAULT_CONFIGS['simmim'])
+    parser.add_argument('--model', default='swin', choices=['swin', 'twins'],
+                        help='swin: GreenMIM vs SimMIM on Swin-B (default); twins: GreenMIM '
+                        'vs the same Twins-SVT-L run densely (SimMIM-style), reported in the '
+                        'SimMIM columns')
+    parser.add_argument('--greenmim-config', help='default: the --model pair\'s')
+    parser.add_argument('--simmim-config', help='baseline config; default: the --model pair\'s')
     parser.add_argument('--arch', help="Swin arch for both models (e.g. 'tiny'); default: "
                         "the configs' (base)")
     parser.add_argument('--cases', nargs='+', default=['224:8', '224:2', '448:2'],
@@ -95,6 +105,11 @@ def parse_args(argv=None):
                         help=argparse.SUPPRESS)
     parser.add_argument('--worker-case', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    pair = TWINS_CONFIGS if args.model == 'twins' else DEFAULT_CONFIGS
+    args.greenmim_config = args.greenmim_config or pair['greenmim']
+    args.simmim_config = args.simmim_config or pair['simmim']
+    if args.model == 'twins' and args.arch is not None:
+        parser.error('--arch selects a Swin arch; with --model twins edit the configs instead')
     if args.batch or args.img:
         args.cases = [f'{img}:{batch}' for img in (args.img or [224])
                       for batch in (args.batch or [8, 2])]
@@ -122,7 +137,8 @@ def load_config(args, name: str, img: int, ratio: float):
 
     cfg = Config.fromfile(getattr(args, f'{name}_config'))
     model = cfg.model
-    model.backbone.img_size = img
+    if args.model == 'swin':  # Twins has no fixed input size
+        model.backbone.img_size = img
     if args.arch is not None:
         model.backbone.arch = args.arch
         final_dims = SwinTransformer.arch_zoo[args.arch]['embed_dims'] * 8
@@ -243,7 +259,13 @@ def greenmim_internals(args, model, optim_wrapper, data: dict) -> dict:
         del backbone.sparse_plan
     grouping = statistics.median(spent)
     padding = []
-    for i, (tokens, layouts) in enumerate(zip(plans[-1].tokens, plans[-1].layouts)):
+    if isinstance(plans[-1], list):  # Twins: one TwinsStagePlan per stage, windows unshifted
+        stage_layouts = [(p.tokens, {(getattr(b.attn, 'window_size', 0), 0): p.window_layout})
+                         for p, b in zip(plans[-1], (s[0] for s in backbone.stages))
+                         if p.window_layout is not None]
+    else:
+        stage_layouts = list(zip(plans[-1].tokens, plans[-1].layouts))
+    for i, (tokens, layouts) in enumerate(stage_layouts):
         n = tokens.coords.shape[0]
         for (ws, shift), layout in layouts.items():
             slots = layout.num_groups * layout.group_size
@@ -328,7 +350,7 @@ def measure_memory(args, name: str, img: int, batch: int) -> dict:
     cmd = [sys.executable, osp.abspath(__file__), '--memory-worker', name,
            '--worker-case', f'{img}:{batch}', '--mask-ratio', str(args.mask_ratio),
            '--device', args.device, '--warmup', str(max(args.warmup, 1)), '--mem-steps', str(args.mem_steps),
-           f'--{name}-config', getattr(args, f'{name}_config')]
+           f'--{name}-config', getattr(args, f'{name}_config'), '--model', args.model]
     for flag, value in (('--arch', args.arch), ('--threads', args.threads)):
         if value is not None:
             cmd += [flag, str(value)]
@@ -456,7 +478,10 @@ def plot(results: dict, path: str) -> None:
         ax.set_title(f"Sweep, batch {sizes[0]['batch']}")
         ax.legend()
     m = results['machine']
-    fig.suptitle(f"Swin-{results['args']['arch'] or 'base'}: {m['cpu']}, {m['threads']} threads, "
+    model = ('Twins-SVT-L (baseline: dense, SimMIM-style)'
+             if results['args'].get('model') == 'twins' else
+             f"Swin-{results['args']['arch'] or 'base'}")
+    fig.suptitle(f"{model}: {m['cpu']}, {m['threads']} threads, "
                  f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

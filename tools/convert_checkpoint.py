@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Convert a GreenMIM pretraining checkpoint into a Swin backbone checkpoint.
+"""Convert a GreenMIM pretraining checkpoint into a Swin (or Twins) backbone checkpoint.
 
 The output, ``{'meta': ..., 'state_dict': {'backbone.' + key: tensor}}``, loads into the
 ``backbone`` of an mmdet or mmpretrain model whose backbone is ``mmpretrain.SwinTransformer``
@@ -23,7 +23,15 @@ Examples::
         checkpoints/greenmim_swin-b-w7_official_full.pth --from official --keep-decoder \\
         --config configs/greenmim_swin_b_official_pretrain.py
 
-The conversion itself is :mod:`greenmim_mm.utils.convert` (pure functions, every rename listed
+Our checkpoints of other backbones (GreenMIMSVT, GreenMIMPCPVT: the plain mmpretrain
+``SVT`` / ``PCPVT`` keys) keep their ``backbone.*`` weights as they are, checked against the
+``--config`` backbone when one is given::
+
+    python tools/convert_checkpoint.py work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \\
+        checkpoints/greenmim_twins-svt-l_backbone.pth \\
+        --config configs/mask_rcnn/mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco.py
+
+The Swin conversion itself is :mod:`greenmim_mm.utils.convert` (pure functions, every rename listed
 there). This script loads SRC, converts it, fits the relative-position tables to the target's
 window of every stage (bicubic resize where they differ), adds the output norms the target reads
 but pretraining never had, loads the result into the target backbone and prints its missing and
@@ -198,6 +206,33 @@ def layer_norm_eps(backbone: nn.Module) -> set:
     return {m.eps for m in backbone.modules() if isinstance(m, nn.LayerNorm)}
 
 
+def write_generic_backbone(args: argparse.Namespace, state_dict: dict, num_src: int) -> int:
+    """Any non-Swin greenmim_mm backbone (e.g. GreenMIMSVT / GreenMIMPCPVT): keys kept as they
+    are (their state_dict equals the plain mmpretrain backbone's), checked against the
+    ``--config`` backbone when given."""
+    print(f'backbone: {len(state_dict)} tensors kept as they are, {num_src - len(state_dict)} '
+          'dropped: decoder/head')
+    if args.config:
+        backbone = build_backbone_from_config(args.config)
+        try:
+            result = backbone.load_state_dict(state_dict, strict=False)
+        except RuntimeError as err:  # shape mismatch
+            sys.exit(f'error: the converted weights do not fit the target:\n{err}')
+        print(f'target: model.backbone of {args.config} ({type(backbone).__name__})')
+        print(f'missing keys: {result.missing_keys or "none"}')
+        print(f'unexpected keys: {result.unexpected_keys or "none"}')
+        if result.missing_keys:
+            print('error: backbone keys would stay randomly initialised; nothing written')
+            return 1
+    meta = dict(source=osp.abspath(args.src), source_format='greenmim_mm',
+                converted_by='tools/convert_checkpoint.py', config=args.config)
+    out = to_backbone_checkpoint(state_dict, meta)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save(out, args.dst)
+    print(f'wrote {args.dst} ({len(out["state_dict"])} tensors, prefix "backbone.")')
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     ckpt = load_source(args.src, args.allow_pickle)
@@ -211,6 +246,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f'source: {args.src} ({src_format} format, {len(weights)} tensors)')
     if src_format == 'greenmim_mm':
         state_dict = convert_greenmim_mm(weights)
+        if 'patch_embed.projection.weight' not in state_dict:  # not a Swin: e.g. Twins
+            return write_generic_backbone(args, state_dict, len(weights))
     else:
         state_dict = convert_official_swin(weights, merge_order=args.merge_order)
         print(f'merge order: {args.merge_order}, {MERGE_ORDER_NOTES[args.merge_order]}')

@@ -37,7 +37,7 @@ def encoder_total_stride(backbone: nn.Module) -> int:
 
 @MODELS.register_module()
 class GreenMIM(BaseSelfSupervisor):
-    """GreenMIM: masked image modeling on a hierarchical Swin that sees visible tokens only.
+    """GreenMIM: masked image modeling on a hierarchical encoder that sees visible tokens only.
 
     Implementation of `Green Hierarchical Vision Transformer for Masked Image Modeling
     <https://arxiv.org/abs/2205.13515>`_ (Huang et al., NeurIPS 2022).
@@ -57,9 +57,12 @@ class GreenMIM(BaseSelfSupervisor):
     torch's global RNG.
 
     Args:
-        backbone (dict): Encoder config, e.g. ``GreenMIMSwinTransformer``; its
-            ``forward(x, mask)`` returns the visible tokens of its out stages, the last one
-            being the final stage, ``(B, N_vis, C)``.
+        backbone (dict): Encoder config, e.g. ``GreenMIMSwinTransformer``,
+            ``GreenMIMPCPVT`` or ``GreenMIMSVT``. Any backbone works that declares
+            ``mask_unit`` (int, px) and whose ``forward(x, mask)`` returns the visible tokens
+            of its out stages, the last one being the final stage, ``(B, N_vis, C)``;
+            optional declarations checked at build time: ``num_stages`` (with
+            ``out_indices``) and ``default_img_size``.
         neck (dict): Decoder config, e.g. ``GreenMIMPretrainDecoder``.
         head (dict): Head config with the loss, e.g. ``GreenMIMPretrainHead``.
         mask_ratio (float): Fraction of units masked, in ``(0, 1)``. Defaults to 0.75.
@@ -102,26 +105,34 @@ class GreenMIM(BaseSelfSupervisor):
         self._check_config()
 
     def _check_config(self) -> None:
-        """Validate the unit against the encoder and the decoder, and the visible count."""
-        stride = encoder_total_stride(self.backbone)
+        """Validate the unit against the encoder and the decoder, and the visible count.
+
+        Only what the backbone declares is read: ``mask_unit`` (required), and, when
+        present, ``num_stages`` with ``out_indices`` and ``default_img_size``.
+        """
+        stride = getattr(self.backbone, 'mask_unit', None)
+        if not isinstance(stride, int) or stride <= 0:
+            raise ValueError(
+                f'GreenMIM needs a backbone that declares its mask unit (an int attribute '
+                f'`mask_unit`, in pixels) and offers forward(x, mask), such as '
+                f'GreenMIMSwinTransformer, GreenMIMPCPVT or GreenMIMSVT; '
+                f'{type(self.backbone).__name__} has mask_unit={stride!r}.')
         if self.mask_unit != stride:
             raise ValueError(f'mask_unit={self.mask_unit} must equal the encoder\'s total '
-                             f'stride ({stride} px: patch embedding x patch merging), so every '
-                             'merged 2x2 block is fully visible or fully masked')
+                             f'stride ({stride} px, its declared `mask_unit`), so every '
+                             'merged or reduced block is fully visible or fully masked')
         for name, part in (('neck', self.neck), ('head', self.head)):
             size = getattr(part, 'patch_size', self.mask_unit)
             if size != self.mask_unit:
                 raise ValueError(f'{name}.patch_size={size} must equal mask_unit='
                                  f'{self.mask_unit}: the model predicts one mask unit per token')
         out_indices = tuple(getattr(self.backbone, 'out_indices', ()))
-        num_stages = len(self.backbone.stages)
-        if out_indices and max(out_indices) != num_stages - 1:
+        num_stages = getattr(self.backbone, 'num_stages', None)
+        if out_indices and num_stages is not None and max(out_indices) != num_stages - 1:
             raise ValueError(f'backbone.out_indices={out_indices} must include the final stage '
                              f'({num_stages - 1}): the decoder reads final-stage tokens')
-        patch_hw = getattr(self.backbone, 'patch_resolution', None)
-        if patch_hw is not None:
-            patch_stride = to_2tuple(self.backbone.patch_embed.projection.stride)
-            img_hw = (patch_hw[0] * patch_stride[0], patch_hw[1] * patch_stride[1])
+        img_hw = getattr(self.backbone, 'default_img_size', None)
+        if img_hw is not None:
             grid = unit_grid(img_hw, self.mask_unit)
             try:
                 num_visible_units(grid[0] * grid[1], self.mask_ratio)

@@ -1,3 +1,4 @@
 from .greenmim_swin import GreenMIMSwinTransformer
+from .greenmim_twins import GreenMIMPCPVT, GreenMIMSVT
 
-__all__ = ['GreenMIMSwinTransformer']
+__all__ = ['GreenMIMSwinTransformer', 'GreenMIMPCPVT', 'GreenMIMSVT']

@@ -4,25 +4,16 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 import torch
 import torch.utils.checkpoint as cp
 from mmpretrain.models.backbones.swin_transformer import SwinBlock, SwinTransformer
-from mmpretrain.models.utils import resize_pos_embed
+from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 
 from ...compat import swin_v1_keys
 from ..utils.group_attention import group_window_attention_qkv
 from ..utils.grouping import GroupLayout, build_group_layout
 from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
+from ..utils.masking import check_unit_mask
+from ..utils.sparse_conv import gather_tokens as _gather_tokens
 from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
-
-
-def _gather_tokens(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Pick tokens: x (B, L, C) with index (N,) shared or (B, N) per sample -> (B, N, C).
-
-    ``index_select`` rather than ``x[:, index]``: its backward is an ``index_add_``, where
-    advanced indexing's is a much slower accumulating ``index_put_``.
-    """
-    if index.dim() == 1:
-        return x.index_select(1, index)
-    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
 class SparsePlan(NamedTuple):
@@ -76,6 +67,22 @@ class GreenMIMSwinTransformer(SwinTransformer):
             swin_v1_keys.upgrade_v1_swin_keys(state_dict, prefix, local_metadata.get('version'),
                                               len(self.stages))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
+
+    @property
+    def mask_unit(self) -> int:
+        """The mask unit GreenMIM draws masks in: :attr:`total_stride`."""
+        return self.total_stride
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages (the last one feeds GreenMIM's decoder)."""
+        return len(self.stages)
+
+    @property
+    def default_img_size(self) -> Tuple[int, int]:
+        """The input size the backbone was built for (``img_size``), (H, W) in pixels."""
+        stride = to_2tuple(self.patch_embed.projection.stride)
+        return (self.patch_resolution[0] * stride[0], self.patch_resolution[1] * stride[1])
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> tuple:
         """Dense forward without ``mask``; sparse forward on visible tokens with it.
@@ -166,29 +173,7 @@ class GreenMIMSwinTransformer(SwinTransformer):
 
     def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Validate the input size and the mask (given on the CPU); returns the mask."""
-        unit = self.total_stride
-        B, _, H, W = x.shape
-        if H % unit or W % unit or H < unit or W < unit:
-            raise ValueError(
-                f'GreenMIMSwinTransformer got an input of {H}x{W} px with a mask; masked '
-                f'inputs need a height and width that are positive multiples of {unit} (the '
-                f'mask unit = patch size x 2^(stages-1)). Resize or crop the images, e.g. '
-                f'to {max(unit, H // unit * unit)}x{max(unit, W // unit * unit)}.')
-        expected = (B, H // unit, W // unit)
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(
-                mask.shape) != expected:
-            got = (f'{type(mask).__name__}' if not isinstance(mask, torch.Tensor) else
-                   f'{mask.dtype} tensor of shape {tuple(mask.shape)}')
-            raise ValueError(f'mask must be a torch.bool tensor of shape (B, H/{unit}, '
-                             f'W/{unit}) = {expected} (True = masked), got a {got}.')
-        visible = (~mask).flatten(1).sum(1)
-        if int(visible.min()) == 0:
-            raise ValueError('mask hides every unit of at least one sample; keep at least '
-                             'one visible unit (lower the mask ratio).')
-        if bool((visible != visible[0]).any()):
-            raise ValueError('per-sample masks must keep the same number of visible units '
-                             f'in every sample, got {visible.tolist()}.')
-        return mask
+        return check_unit_mask(x, mask, self.total_stride, type(self).__name__)
 
     def _window_and_shift(self, block: SwinBlock, grid_hw: Tuple[int, int]) -> Tuple[int, int]:
         """The (window, shift) a block uses on this grid, following mmpretrain's rules."""

@@ -1,4 +1,6 @@
 """Group window attention: window attention of a Swin block on packed sparse tokens."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils.attention import WindowMSA
@@ -18,6 +20,9 @@ def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
 
     Args:
         w_msa (WindowMSA): the block's attention module (its weights are used as they are).
+            Any module with ``qkv``, ``proj``, ``proj_drop``, ``attn_drop``, ``num_heads``
+            and ``scale`` works; without a ``relative_position_bias_table`` (e.g. Twins'
+            ``LocallyGroupedSelfAttention``) no bias is added.
         x (Tensor): (B, N, C) tokens that share ``layout``.
         layout (GroupLayout): grouping of the N tokens.
 
@@ -37,7 +42,7 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
     gather = layout.gather_index.masked_fill(layout.gather_index == qkv.shape[1], 0)
     # index_select, not qkv[:, idx]: its backward (index_add_) is far cheaper on CPU.
     qkv = qkv.index_select(1, gather)  # (B, G * gs, 3C)
-    table = w_msa.relative_position_bias_table  # ((2ws-1)^2, nH)
+    table = getattr(w_msa, 'relative_position_bias_table', None)  # ((2ws-1)^2, nH) or None
     proj = w_msa.proj
     dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
     lean = (dropout_p == 0 and not torch.is_autocast_enabled(qkv.device.type)
@@ -63,9 +68,15 @@ def _merge_heads(out: torch.Tensor) -> torch.Tensor:
     return out.permute(0, 1, 3, 2, 4).reshape(B, G * gs, nH * hd)
 
 
-def _masked_bias(table: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
-    """(G, nH, gs, gs) relative-position bias, -inf between slots of different windows."""
+def _masked_bias(table: Optional[torch.Tensor], layout: GroupLayout) -> torch.Tensor:
+    """(G, nH, gs, gs) relative-position bias, -inf between slots of different windows.
+
+    Without a table: (G, 1, gs, gs), 0 or -inf.
+    """
     G, gs = layout.num_groups, layout.group_size
+    if table is None:
+        bias = torch.zeros(G, 1, gs, gs, device=layout.attn_mask.device)
+        return bias.masked_fill(~layout.attn_mask.unsqueeze(1), float('-inf'))
     bias = table.index_select(0, layout.rel_pos_index.flatten()).view(G, gs, gs, -1)
     bias = bias.permute(0, 3, 1, 2)  # (G, nH, gs, gs)
     # -inf cannot leak like Swin's -100; every row keeps its diagonal, so none is empty.
@@ -143,7 +154,7 @@ class _GroupAttention(Function):
         grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
         grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
         grad_table = None
-        if need[1]:
+        if table is not None and need[1]:
             grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
             grad_table = torch.zeros_like(table).index_add_(
                 0, layout.rel_pos_index.flatten(), grad_bias)

@@ -104,28 +104,51 @@ def layer_norm_linear(x: torch.Tensor, norm: nn.Module, linear: nn.Linear) -> to
                                   linear.bias)
 
 
+def _lean_ffn(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> bool:
+    """Whether ``ffn`` is the plain two-layer GELU mmcv ``FFN`` the lean path computes."""
+    layers = getattr(ffn, 'layers', None)
+    lean = (_lean_ok(x, norm) and getattr(ffn, 'num_fcs', None) == 2 and layers is not None
+            and len(layers) == 3 and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
+    if lean:
+        block1, fc2, drop2 = layers[0], layers[1], layers[2]
+        lean = (len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
+                and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
+                and all(inactive_dropout(m) for m in (block1[2], drop2)))
+    return lean
+
+
+def _lean_ffn_branch(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.Tensor:
+    """``ffn.dropout_layer(fc2(gelu(fc1(norm(x)))))`` through the lean autograd functions."""
+    fc1, fc2 = ffn.layers[0][0], ffn.layers[1]
+    # Two autograd nodes, not one: each frees its weight gradient before the next runs.
+    hidden = _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, fc1.weight,
+                                    fc1.bias)  # (..., 4C)
+    out = _GeluLinear.apply(hidden, fc2.weight, fc2.bias)  # (..., C)
+    return ffn.dropout_layer(out)
+
+
 def layer_norm_mlp(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.Tensor:
     """``ffn(norm(x), identity=x)`` of an mmcv ``FFN`` (fc1, GELU, fc2, drop path, residual).
 
     The lean path needs the plain two-layer GELU FFN of Swin: ``num_fcs == 2``, no layer
     scale, no active dropout (the drop path on the branch is applied as usual).
     """
-    layers = getattr(ffn, 'layers', None)
-    lean = (_lean_ok(x, norm) and getattr(ffn, 'num_fcs', None) == 2
-            and getattr(ffn, 'add_identity', False) and layers is not None and len(layers) == 3
-            and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
-    if lean:
-        block1, fc2, drop2 = layers[0], layers[1], layers[2]
-        lean = (len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
-                and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
-                and all(inactive_dropout(m) for m in (block1[2], drop2)))
-    if not lean:
+    if not (_lean_ffn(x, norm, ffn) and getattr(ffn, 'add_identity', False)):
         return ffn(norm(x), identity=x)
-    # Two autograd nodes, not one: each frees its weight gradient before the next runs.
-    hidden = _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, block1[0].weight,
-                                    block1[0].bias)  # (..., 4C)
-    out = _GeluLinear.apply(hidden, fc2.weight, fc2.bias)  # (..., C)
-    return x + ffn.dropout_layer(out)
+    return x + _lean_ffn_branch(x, norm, ffn)
+
+
+def layer_norm_ffn_branch(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.Tensor:
+    """``ffn(norm(x))`` of an mmcv ``FFN`` built with ``add_identity=False`` (Twins).
+
+    The residual is the caller's. Memory-lean under the conditions of :func:`layer_norm_mlp`.
+    """
+    if getattr(ffn, 'add_identity', True):
+        raise ValueError('layer_norm_ffn_branch expects an FFN with add_identity=False; '
+                         'use layer_norm_mlp for FFNs that add their own residual')
+    if not _lean_ffn(x, norm, ffn):
+        return ffn(norm(x))
+    return _lean_ffn_branch(x, norm, ffn)
 
 
 def plain_linear(module: nn.Module) -> bool:

@@ -166,3 +166,45 @@ def visible_indices(mask: torch.Tensor) -> torch.Tensor:
         raise ValueError('every sample of a batch must keep the same number of visible '
                          f'units, got {counts.tolist()}')
     return visible.nonzero(as_tuple=True)[1].view(batch_size, -1)  # (B, N_vis)
+
+
+def check_unit_mask(x: torch.Tensor, mask: torch.Tensor, mask_unit: int,
+                    owner: str = 'the encoder') -> torch.Tensor:
+    """Validate an encoder's input size and unit mask; returns the mask.
+
+    Args:
+        x (Tensor): (B, C, H, W) images.
+        mask (Tensor): (B, H / unit, W / unit) bool, True = masked.
+        mask_unit (int): the encoder's mask unit in pixels.
+        owner (str): name used in the messages. Defaults to 'the encoder'.
+
+    Returns:
+        Tensor: ``mask``.
+
+    Raises:
+        ValueError: on sides that are not positive multiples of the unit, a mask of the wrong
+            type or shape, a sample without visible units, or unequal visible counts.
+    """
+    unit = int(mask_unit)
+    B, _, H, W = x.shape
+    if H % unit or W % unit or H < unit or W < unit:
+        raise ValueError(
+            f'{owner} got an input of {H}x{W} px with a mask; masked inputs need a height '
+            f'and width that are positive multiples of {unit} (the mask unit = patch size x '
+            f'the downsampling of all stages). Resize or crop the images, e.g. to '
+            f'{max(unit, H // unit * unit)}x{max(unit, W // unit * unit)}.')
+    expected = (B, H // unit, W // unit)
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(
+            mask.shape) != expected:
+        got = (f'{type(mask).__name__}' if not isinstance(mask, torch.Tensor) else
+               f'{mask.dtype} tensor of shape {tuple(mask.shape)}')
+        raise ValueError(f'mask must be a torch.bool tensor of shape (B, H/{unit}, '
+                         f'W/{unit}) = {expected} (True = masked), got a {got}.')
+    visible = (~mask).flatten(1).sum(1)
+    if int(visible.min()) == 0:
+        raise ValueError('mask hides every unit of at least one sample; keep at least '
+                         'one visible unit (lower the mask ratio).')
+    if bool((visible != visible[0]).any()):
+        raise ValueError('per-sample masks must keep the same number of visible units '
+                         f'in every sample, got {visible.tolist()}.')
+    return mask

@@ -49,19 +49,22 @@ def stage_tokens(mask: torch.Tensor, scale: int) -> StageTokens:
     return StageTokens((H, W), coords, nz[:, 0], flat)
 
 
-def merge_index(fine: StageTokens, coarse: StageTokens) -> torch.Tensor:
-    """Index of the four children of every visible coarse token among the fine tokens.
+def merge_index(fine: StageTokens, coarse: StageTokens, factor: int = 2) -> torch.Tensor:
+    """Index of the ``factor**2`` children of every visible coarse token among the fine ones.
 
-    Children are ordered ``kh * 2 + kw`` like the ``nn.Unfold`` in mmcv's
-    ``PatchMerging``, so that ``x[:, idx]`` flattened channel-major reproduces its input.
+    Children are ordered ``kh * factor + kw`` like the ``nn.Unfold`` in mmcv's
+    ``PatchMerging`` and like the kernel of a convolution with kernel = stride = ``factor``,
+    so that ``x[:, idx]`` flattened channel-major reproduces their input.
 
     Args:
         fine (StageTokens): visible tokens of the finer stage.
-        coarse (StageTokens): visible tokens of the next (2x coarser) stage.
+        coarse (StageTokens): visible tokens of a ``factor`` times coarser grid; each of
+            them must have all its children visible.
+        factor (int): coarse cell side in fine tokens. Defaults to 2 (patch merging).
 
     Returns:
-        Tensor: (N_coarse, 4) for a shared layout, else (B, N_coarse, 4), long indices into
-        the fine stage's per-sample visible-token order.
+        Tensor: (N_coarse, factor**2) for a shared layout, else (B, N_coarse, factor**2),
+        long indices into the fine stage's per-sample visible-token order.
     """
     H, W = fine.grid_hw
     shared = fine.sample_ids is None
@@ -70,13 +73,55 @@ def merge_index(fine: StageTokens, coarse: StageTokens) -> torch.Tensor:
     # position[b, p] = rank of dense grid position p among the visible fine tokens of b.
     position = torch.full((B, H * W), -1, dtype=torch.long, device=flat.device)
     position.scatter_(1, flat, torch.arange(n_fine, device=flat.device).expand(B, -1))
-    rows = coarse.coords[:, 0] * 2
-    cols = coarse.coords[:, 1] * 2
-    kh = torch.tensor([0, 0, 1, 1], device=flat.device)
-    kw = torch.tensor([0, 1, 0, 1], device=flat.device)
-    child = (rows[:, None] + kh) * W + (cols[:, None] + kw)  # (M_coarse, 4)
+    rows = coarse.coords[:, 0] * factor
+    cols = coarse.coords[:, 1] * factor
+    offsets = torch.arange(factor, device=flat.device)
+    kh = offsets.repeat_interleave(factor)  # (f*f,) 0,0,..,1,1,..
+    kw = offsets.repeat(factor)  # (f*f,) 0,1,..,0,1,..
+    child = (rows[:, None] + kh) * W + (cols[:, None] + kw)  # (M_coarse, f*f)
     sample = torch.zeros_like(rows) if shared else coarse.sample_ids
-    idx = position[sample[:, None], child]  # (M_coarse, 4)
+    idx = position[sample[:, None], child]  # (M_coarse, f*f)
     if shared:
         return idx
-    return idx.view(B, -1, 4)
+    return idx.view(B, -1, factor * factor)
+
+
+def neighbour_index(tokens: StageTokens, kernel_size: int = 3) -> torch.Tensor:
+    """Index of the ``k x k`` neighbourhood of every visible token among the visible tokens.
+
+    The geometry of a stride-1, ``padding = k // 2`` convolution on the visible tokens:
+    neighbours that are masked or outside the grid get the index ``N`` (a zero token the
+    caller appends), so they contribute zeros, as the dense convolution's padding does.
+
+    Args:
+        tokens (StageTokens): visible tokens of one stage, N per sample.
+        kernel_size (int): odd k. Defaults to 3.
+
+    Returns:
+        Tensor: (N, k*k) for a shared layout, else (B, N, k*k), long, neighbours in kernel
+        order ``kh * k + kw``.
+    """
+    if kernel_size % 2 != 1:
+        raise ValueError(f'kernel_size must be odd, got {kernel_size}')
+    H, W = tokens.grid_hw
+    shared = tokens.sample_ids is None
+    flat = tokens.flat_index.view(1, -1) if shared else tokens.flat_index  # (B, N)
+    B, n = flat.shape
+    device = flat.device
+    # position[b, p] = rank of dense grid position p among the visible tokens of b, or N.
+    position = torch.full((B, H * W), n, dtype=torch.long, device=device)
+    position.scatter_(1, flat, torch.arange(n, device=device).expand(B, -1))
+    half = kernel_size // 2
+    offsets = torch.arange(-half, half + 1, device=device)
+    dh = offsets.repeat_interleave(kernel_size)  # (k*k,)
+    dw = offsets.repeat(kernel_size)  # (k*k,)
+    rows = tokens.coords[:, :1] + dh  # (M, k*k)
+    cols = tokens.coords[:, 1:] + dw  # (M, k*k)
+    inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+    pos = rows.clamp(0, H - 1) * W + cols.clamp(0, W - 1)  # (M, k*k)
+    sample = (torch.zeros(tokens.coords.shape[0], dtype=torch.long, device=device)
+              if shared else tokens.sample_ids)
+    idx = position[sample[:, None], pos].masked_fill(~inside, n)  # (M, k*k)
+    if shared:
+        return idx
+    return idx.view(B, n, kernel_size * kernel_size)

@@ -1,0 +1,290 @@
+"""Twins (PCPVT and SVT) that compute only the visible tokens of a masked image (GreenMIM)."""
+from typing import List, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAttention,
+                                               LocallyGroupedSelfAttention)
+from mmpretrain.registry import MODELS
+
+from ..utils.group_attention import group_window_attention_qkv
+from ..utils.grouping import GroupLayout, build_group_layout
+from ..utils.lean_ops import layer_norm_ffn_branch, layer_norm_linear
+from ..utils.masking import check_unit_mask
+from ..utils.sparse_conv import (depthwise_conv_tokens, patch_conv_pixels,
+                                 strided_conv_tokens)
+from ..utils.sparse_geometry import StageTokens, merge_index, neighbour_index, stage_tokens
+
+
+class TwinsStagePlan(NamedTuple):
+    """Index geometry of one Twins stage for one masked forward.
+
+    Attributes:
+        tokens (StageTokens): visible tokens of the stage.
+        embed_index (Tensor): stage 0: (N,) or (B, N) row-major index of the visible
+            patches; later stages: (N, k*k) or (B, N, k*k) children among the previous
+            stage's visible tokens (:func:`merge_index`, k = the embedding's stride).
+        pos_neighbours (Tensor): (N, 9) or (B, N, 9) 3x3 neighbourhoods for the position
+            encoding (:func:`neighbour_index`).
+        sr_children (Tensor | None): (N_sr, sr*sr) or (B, N_sr, sr*sr) children of each
+            visible spatial-reduction cell, None when the stage has no GSA with sr > 1.
+        window_layout (GroupLayout | None): packing of the locally-grouped windows (SVT),
+            None when the stage has none.
+    """
+    tokens: StageTokens
+    embed_index: torch.Tensor
+    pos_neighbours: torch.Tensor
+    sr_children: Optional[torch.Tensor]
+    window_layout: Optional[GroupLayout]
+
+
+@MODELS.register_module()
+class GreenMIMPCPVT(PCPVT):
+    """Twins-PCPVT for GreenMIM: every layer runs on the visible tokens only.
+
+    `Green Hierarchical Vision Transformer for Masked Image Modeling
+    <https://arxiv.org/abs/2205.13515>`_ on `Twins
+    <https://arxiv.org/abs/2104.13840>`_.
+
+    Same constructor arguments, parameters and ``state_dict`` as mmpretrain's :class:`PCPVT`;
+    ``forward(x)`` is the dense parent forward. ``forward(x, mask)`` equals the dense model in
+    which masked tokens do not exist:
+
+    - patch embeddings (kernel = stride) are evaluated at visible positions only;
+    - the 3x3 depthwise position encoding sees masked neighbours as zeros;
+    - each global sub-sampled attention's reduction convolution (kernel = stride = sr; one
+      32-px unit at every stage with sr 8/4/2/1) produces keys from visible cells only;
+    - (SVT) the locally-grouped windows attend among their visible tokens only, packed into
+      groups as in the Swin encoder; padding positions do not exist.
+
+    The mask unit is the total stride (32 px for the 4-stage archs); every spatial-reduction
+    cell must divide it, so that cells are fully visible or fully masked.
+    """
+
+    @property
+    def mask_unit(self) -> int:
+        """Input pixels per final-stage token along each axis: the mask unit GreenMIM uses."""
+        unit = 1
+        for stride in self.strides:
+            unit *= int(stride)
+        return unit
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages (the last one feeds GreenMIM's decoder)."""
+        return self.num_stage
+
+    @property
+    def default_img_size(self) -> None:
+        """Twins has no fixed input size (position encodings are convolutional)."""
+        return None
+
+    def _stage_strides(self) -> List[int]:
+        """Cumulative stride of each stage in input pixels."""
+        out, total = [], 1
+        for stride in self.strides:
+            total *= int(stride)
+            out.append(total)
+        return out
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> tuple:
+        """Dense forward without ``mask``; sparse forward on visible tokens with it.
+
+        Args:
+            x (Tensor): (B, 3, H, W) images; with a mask H and W must be multiples of
+                :attr:`mask_unit`.
+            mask (Tensor, optional): (B, H / 32, W / 32) bool, True = masked unit. All
+                samples must keep the same number of visible units. Defaults to None.
+
+        Returns:
+            tuple[Tensor]: without mask, the parent's (B, C_s, H_s, W_s) maps; with mask,
+            one (B, N_visible_s, C_s) tensor per ``out_indices`` stage (after that stage's
+            ``norm_after_stage``), tokens in row-major order of the visible positions.
+        """
+        if mask is None:
+            return super().forward(x)
+        if any(pe.stride != 1 for pe in self.position_encodings):
+            raise NotImplementedError('the sparse Twins forward needs stride-1 position '
+                                      'encodings (the PEG of PCPVT / SVT)')
+        # Index geometry on the CPU (small, data-dependent shapes), then moved in one go.
+        mask = check_unit_mask(x, mask.cpu() if isinstance(mask, torch.Tensor) else mask,
+                               self.mask_unit, type(self).__name__)
+        shared = bool((mask == mask[:1]).all())
+        plan = self.sparse_plan(mask[:1] if shared else mask)
+        if x.device.type != 'cpu':
+            plan = [TwinsStagePlan(*(None if t is None else _to(t, x.device) for t in p))
+                    for p in plan]
+
+        outs = []
+        for i, stage_plan in enumerate(plan):
+            x = self._sparse_patch_embed(i, x, stage_plan.embed_index)  # (B, N_i, C_i)
+            x = self.position_encoding_drops[i](x)
+            for j, block in enumerate(self.stages[i]):
+                x = self._sparse_block(block, x, stage_plan)
+                if j == 0:  # ConditionalPositionEncoding (stride 1): x + dwconv3x3(x)
+                    x = x + depthwise_conv_tokens(x, stage_plan.pos_neighbours,
+                                                  self.position_encodings[i].proj)
+            x = getattr(self, f'norm_after_stage{i}')(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def sparse_plan(self, mask: torch.Tensor) -> List[TwinsStagePlan]:
+        """Index geometry of every stage for ``mask``, built once per forward.
+
+        Args:
+            mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
+                True = masked.
+
+        Returns:
+            list[TwinsStagePlan]: one per stage.
+        """
+        unit = self.mask_unit
+        plans, prev = [], None
+        for i, stage_stride in enumerate(self._stage_strides()):
+            scale = unit // stage_stride  # stage tokens per unit side
+            tokens = stage_tokens(mask, scale)
+            if i == 0:
+                embed_index = tokens.flat_index
+            else:
+                embed_index = merge_index(prev, tokens, int(self.strides[i]))
+            sr_children = window_layout = None
+            for block in self.stages[i]:
+                attn = block.attn
+                if isinstance(attn, GlobalSubsampledAttention) and attn.sr_ratio > 1:
+                    if sr_children is None:
+                        sr_children = self._sr_children(i, tokens, mask, scale, attn.sr_ratio)
+                elif isinstance(attn, LocallyGroupedSelfAttention) and window_layout is None:
+                    window_layout = build_group_layout(tokens.coords, tokens.grid_hw,
+                                                       attn.window_size, 0, tokens.sample_ids)
+            plans.append(
+                TwinsStagePlan(tokens, embed_index, neighbour_index(tokens, 3), sr_children,
+                               window_layout))
+            prev = tokens
+        return plans
+
+    def _sr_children(self, stage: int, tokens: StageTokens, mask: torch.Tensor, scale: int,
+                     sr: int) -> torch.Tensor:
+        """Children of the visible spatial-reduction cells of a stage."""
+        if scale % sr:
+            raise ValueError(
+                f'{type(self).__name__}: stage {stage} has sr_ratio {sr}, but its cells of '
+                f'{sr}x{sr} tokens do not tile the {self.mask_unit}-px mask unit ({scale}x'
+                f'{scale} tokens), so a cell could mix visible and masked tokens. Use '
+                f'sr_ratios that divide {scale} at this stage.')
+        cells = stage_tokens(mask, scale // sr)
+        return merge_index(tokens, cells, sr)
+
+    def _sparse_patch_embed(self, i: int, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """mmcv ``PatchEmbed`` of stage ``i`` at its visible tokens: (B, N_i, C_i).
+
+        Stage 0 reads pixels (x is (B, 3, H, W)); later stages read the previous stage's
+        visible tokens (x is (B, N_{i-1}, C_{i-1})). Sides are multiples of the stride, so
+        the embedding's corner padding is empty.
+        """
+        embed = self.patch_embeds[i]
+        if i == 0:
+            x = patch_conv_pixels(x, index, embed.projection)  # (B, N_0, C_0)
+        else:
+            x = strided_conv_tokens(x, index, embed.projection)  # (B, N_i, C_i)
+        if embed.norm is not None:
+            x = embed.norm(x)
+        return x
+
+    def _sparse_block(self, block, x: torch.Tensor, plan: TwinsStagePlan) -> torch.Tensor:
+        """One GSA or LSA encoder layer on the visible tokens: (B, N, C) -> (B, N, C)."""
+        attn = block.attn
+        if isinstance(attn, LocallyGroupedSelfAttention):
+            per_sample = plan.tokens.sample_ids is not None
+            x = x + block.drop_path(_sparse_lsa(block, x, plan.window_layout, per_sample))
+        elif isinstance(attn, GlobalSubsampledAttention):
+            x = x + block.drop_path(_sparse_gsa(attn, block.norm1(x), plan.sr_children))
+        else:
+            raise NotImplementedError(f'no sparse forward for {type(attn).__name__}')
+        return x + block.drop_path(layer_norm_ffn_branch(x, block.norm2, block.ffn))
+
+
+@MODELS.register_module()
+class GreenMIMSVT(GreenMIMPCPVT, SVT):
+    """Twins-SVT for GreenMIM: every layer runs on the visible tokens only.
+
+    `Green Hierarchical Vision Transformer for Masked Image Modeling
+    <https://arxiv.org/abs/2205.13515>`_ on `Twins <https://arxiv.org/abs/2104.13840>`_.
+
+    Same constructor arguments, parameters and ``state_dict`` as mmpretrain's :class:`SVT`
+    (the method resolution order puts ``SVT`` right after :class:`GreenMIMPCPVT`, so
+    ``SVT.__init__`` and its ``arch_zoo`` are used); the sparse forward is
+    :class:`GreenMIMPCPVT`'s, whose locally-grouped windows (7x7 tokens, not aligned with the
+    mask units) attend among their visible tokens only, without padding tokens.
+
+    Note: mmpretrain 1.2's dense ``LocallyGroupedSelfAttention`` keeps padding tokens apart
+    only when both the right and the bottom pad are non-zero (with ``pad_b == 0``,
+    ``mask[:, -pad_b:]`` marks the whole map); on a grid padded along one side only, the dense
+    model lets real tokens attend the zero padding tokens, the sparse forward does not.
+    """
+
+
+def _to(value, device: torch.device):
+    """A plan entry (tensor, StageTokens or GroupLayout) moved to ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, tuple) and hasattr(value, '_fields'):
+        return type(value)(*(_to(v, device) for v in value))
+    if isinstance(value, tuple):
+        return tuple(_to(v, device) for v in value)
+    return value
+
+
+def _sparse_lsa(block, x: torch.Tensor, layout: GroupLayout, per_sample: bool) -> torch.Tensor:
+    """Locally-grouped self-attention of the visible tokens: (B, N, C) -> (B, N, C).
+
+    The windows' visible tokens are packed into groups (:mod:`..utils.grouping`, no shift, no
+    relative-position bias); the norm is fused with ``qkv`` as in the Swin encoder.
+    """
+    attn = block.attn
+    qkv = layer_norm_linear(x, block.norm1, attn.qkv)  # (B, N, 3C)
+    if per_sample:  # one packing of all samples' windows: flatten to one token set
+        B, N, C3 = qkv.shape
+        return group_window_attention_qkv(attn, qkv.reshape(1, B * N, C3),
+                                          layout).view(B, N, -1)
+    return group_window_attention_qkv(attn, qkv, layout)
+
+
+def _sparse_gsa(attn: GlobalSubsampledAttention, x: torch.Tensor,
+                sr_children: Optional[torch.Tensor]) -> torch.Tensor:
+    """Global sub-sampled attention of normed visible tokens: (B, N, C) -> (B, N, C).
+
+    Queries are the visible tokens; keys and values come from the visible reduction cells
+    (kernel = stride = sr), or from the visible tokens themselves when sr = 1.
+    """
+    if getattr(attn, 'v_shortcut', False):
+        raise NotImplementedError('the sparse Twins forward does not support v_shortcut')
+    B, N, C = x.shape
+    nH = attn.num_heads
+    q = attn.q(x).view(B, N, nH, -1).transpose(1, 2)  # (B, nH, N, hd)
+    if attn.sr_ratio > 1:
+        cells = attn.norm(strided_conv_tokens(x, sr_children, attn.sr))  # (B, N_sr, C)
+    else:
+        cells = x
+    kv = attn.kv(cells).view(B, cells.shape[1], 2, nH, -1).permute(2, 0, 3, 1, 4)
+    k, v = kv.unbind(0)  # each (B, nH, N_sr, hd)
+    out = _gsa_attention(attn, q, k, v)  # (B, nH, N, hd)
+    out = out.transpose(1, 2).reshape(B, N, C)  # (B, N, C)
+    return attn.out_drop(attn.proj_drop(attn.proj(out)))
+
+
+def _gsa_attention(attn: GlobalSubsampledAttention, q: torch.Tensor, k: torch.Tensor,
+                   v: torch.Tensor) -> torch.Tensor:
+    """The attention kernel of ``attn`` with its dropout: (B, nH, N, hd).
+
+    mmpretrain 1.2 calls ``attn.scaled_dot_product_attention`` with ``attn.attn_drop`` (a
+    float); earlier versions wrote the softmax with ``attn.scale`` and an ``nn.Dropout``.
+    """
+    drop = attn.attn_drop
+    p = drop.p if isinstance(drop, nn.Module) else float(drop)
+    p = p if attn.training else 0.
+    kernel = getattr(attn, 'scaled_dot_product_attention', None)
+    if kernel is not None:
+        return kernel(q, k, v, dropout_p=p)
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=p, scale=attn.scale)

@@ -40,7 +40,7 @@ auto_scale_lr = dict(base_batch_size=4096)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=25, max_keep_ckpts=2, save_last=True))
+    checkpoint=dict(interval=25, max_keep_ckpts=2, save_last=True))
 custom_hooks = [dict(type='ReconstructionVisHook', interval=5000, num_images=2)]
 # Same mask determinism as configs/greenmim_swin_b_pretrain.py: one batch-wise mask per step
 # shared by every rank.

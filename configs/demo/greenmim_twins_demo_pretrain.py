@@ -40,6 +40,5 @@ param_scheduler = [
 train_cfg = dict(max_iters=150)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=50, max_keep_ckpts=2,
-                    save_last=True))
+    checkpoint=dict(by_epoch=False, interval=50, max_keep_ckpts=2, save_last=True))
 custom_hooks = [dict(type='ReconstructionVisHook', interval=50, num_images=2)]

@@ -2,7 +2,7 @@
 PYTHON ?= .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench benchmark clean-data
+.PHONY: install demo test test-fast bench bench-amp benchmark clean-data
 
 install:
 	@bash tools/install.sh
@@ -21,6 +21,11 @@ test-fast: install
 bench: install
 	$(PYTHON) tools/benchmark.py --json docs/benchmark/benchmark.json \
 		--plot docs/benchmark/benchmark.png
+
+# The same under mixed precision: bf16 autocast on CPU, fp16 on CUDA (both contenders).
+bench-amp: install
+	$(PYTHON) tools/benchmark.py --amp --json docs/benchmark/benchmark_amp.json \
+		--plot docs/benchmark/benchmark_amp.png
 
 benchmark: bench
 

@@ -32,6 +32,8 @@ Writes a table to stdout, ``--json`` and a PNG plot (``--plot``). Examples::
     python tools/benchmark.py --arch tiny --cases 224:1 --iters 1 --warmup 1 \\
         --sweep-sizes 224 --sweep-ratios 0.75     # smoke run
     python tools/benchmark.py --device cuda --cases 224:64 224:128
+    python tools/benchmark.py --amp                 # both under bf16 autocast (fp16 on CUDA)
+    python tools/benchmark.py --device cuda --amp --amp-dtype bfloat16
 """
 import argparse
 import copy
@@ -44,7 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -93,7 +95,13 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         choices=['cpu', 'cuda'])
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision (fp16 AmpOptimWrapper on CUDA, bf16 on CPU)')
+                        help='mixed precision for both models: autocast and the optimizer '
+                        'wrapper that skips non-finite steps (NonFiniteSkipAmpOptimWrapper '
+                        'with dynamic loss scaling on CUDA, NonFiniteSkipCpuAmpOptimWrapper '
+                        'on CPU)')
+    parser.add_argument('--amp-dtype', choices=['float16', 'bfloat16'],
+                        help='autocast dtype with --amp (default: float16 on CUDA, bfloat16 '
+                        'on CPU, the only one CpuAmpOptimWrapper supports)')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s)')
     parser.add_argument('--baseline-fused-adamw', action='store_true',
                         help='give SimMIM the fused AdamW of our config too (by default each '
@@ -113,6 +121,14 @@ def parse_args(argv=None):
     if args.batch or args.img:
         args.cases = [f'{img}:{batch}' for img in (args.img or [224])
                       for batch in (args.batch or [8, 2])]
+    if args.amp_dtype and not args.amp:
+        parser.error('--amp-dtype needs --amp')
+    if args.amp:
+        args.amp_dtype = args.amp_dtype or ('float16' if args.device == 'cuda' else 'bfloat16')
+        if args.device == 'cpu' and args.amp_dtype != 'bfloat16':
+            parser.error(f'--amp-dtype {args.amp_dtype} on CPU: CPU mixed precision here is '
+                         'bfloat16 only (CpuAmpOptimWrapper); use --amp-dtype bfloat16 or '
+                         '--device cuda')
     return args
 
 
@@ -153,18 +169,29 @@ def load_config(args, name: str, img: int, ratio: float):
     return cfg
 
 
-def build_contender(name: str, cfg, device: str, amp: bool):
-    """(model, optim_wrapper) in training mode on ``device``."""
+def amp_dtype(args) -> Optional[str]:
+    """The autocast dtype of the run, None for float32."""
+    return args.amp_dtype if args.amp else None
+
+
+def build_contender(name: str, cfg, device: str, amp_dtype: Optional[str]):
+    """(model, optim_wrapper) in training mode on ``device``; ``amp_dtype`` None: float32."""
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
 
     model = MODELS.build(copy.deepcopy(cfg.model)).to(device)
     model.train()
     ow_cfg = copy.deepcopy(cfg.optim_wrapper)
-    if amp:
-        ow_cfg.type = 'AmpOptimWrapper' if device == 'cuda' else 'CpuAmpOptimWrapper'
+    if amp_dtype is not None:
+        # The same wrapper for both models (SimMIM's config asks for AmpOptimWrapper with a
+        # static loss scale; on CUDA both get dynamic scaling, as tools/train.py --amp).
+        ow_cfg.dtype = amp_dtype
         if device == 'cuda':
-            ow_cfg.setdefault('dtype', 'float16')
+            ow_cfg.type = 'NonFiniteSkipAmpOptimWrapper'
+            ow_cfg.loss_scale = 'dynamic'
+        else:
+            ow_cfg.type = 'NonFiniteSkipCpuAmpOptimWrapper'
+            ow_cfg.pop('loss_scale', None)
     else:
         ow_cfg.type = 'OptimWrapper'  # SimMIM's config asks for AMP, a GPU-only wrapper
         ow_cfg.pop('dtype', None)
@@ -214,7 +241,7 @@ def time_case(args, img: int, batch: int, ratio: float, names: List[str]) -> dic
     built = {}
     for name in names:
         cfg = load_config(args, name, img, ratio)
-        model, ow = build_contender(name, cfg, args.device, args.amp)
+        model, ow = build_contender(name, cfg, args.device, amp_dtype(args))
         built[name] = (model, ow, make_batch(name, batch, img, ratio))
     times: Dict[str, List[float]] = {name: [] for name in names}
     for it in range(args.warmup + args.iters):
@@ -310,7 +337,7 @@ def memory_worker(args) -> None:
     name = args.memory_worker
     img, batch = parse_case(args.worker_case)
     cfg = load_config(args, name, img, args.mask_ratio)
-    model, ow = build_contender(name, cfg, args.device, args.amp)
+    model, ow = build_contender(name, cfg, args.device, amp_dtype(args))
     # Gradient buffers persist between steps (state, like the AdamW moments); otherwise
     # both models' step memory would start with the same ~350 MB of Swin-B gradients.
     zero_grad = ow.optimizer.zero_grad
@@ -357,6 +384,8 @@ def measure_memory(args, name: str, img: int, batch: int) -> dict:
     for flag in ('amp', 'baseline_fused_adamw'):
         if getattr(args, flag):
             cmd.append('--' + flag.replace('_', '-'))
+    if args.amp:
+        cmd += ['--amp-dtype', args.amp_dtype]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f'memory measurement of {name} at {img}px batch {batch} failed:\n'
@@ -370,7 +399,12 @@ def measure_memory(args, name: str, img: int, batch: int) -> dict:
 def machine_info(args) -> dict:
     info = dict(platform=platform.platform(), python=platform.python_version(),
                 torch=torch.__version__, device=args.device, threads=torch.get_num_threads(),
-                cpus=os.cpu_count(), amp=args.amp)
+                cpus=os.cpu_count(), amp=args.amp,
+                precision=args.amp_dtype + ' autocast' if args.amp else 'float32')
+    try:
+        info['load_avg'] = os.getloadavg()  # other processes on the machine skew timings
+    except OSError:
+        pass
     try:
         with open('/proc/cpuinfo') as f:
             info['cpu'] = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
@@ -387,8 +421,11 @@ def mib(nbytes: float) -> str:
 
 def print_report(results: dict) -> None:
     m = results['machine']
+    load = (', load average at start %.2f %.2f %.2f' % tuple(m['load_avg'])
+            if 'load_avg' in m else '')
     print(f"\nmachine: {m['cpu']} ({m['cpus']} CPUs, torch {m['torch']}, {m['threads']} "
-          f"threads, device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''})")
+          f"threads, device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''}, "
+          f"{m.get('precision', 'float32')}{load})")
     print('\n| size | batch | SimMIM step | GreenMIM step | speed-up | img/s (G / S) | '
           'step memory G / S | ratio | grouping share |')
     print('|---|---|---|---|---|---|---|---|---|')

@@ -4,7 +4,8 @@ Flags and their order of merging are mmpretrain's (``--cfg-options`` last, so it
 Additions:
 
 * ``--amp`` without CUDA trains under bfloat16 autocast (``CpuAmpOptimWrapper``; fp16
-  autocast does not exist on CPU, and mmengine's ``AmpOptimWrapper`` refuses to run there).
+  autocast does not exist on CPU, and mmengine's ``AmpOptimWrapper`` refuses to run there);
+  on either device in the form that skips non-finite steps and logs the gradient norm.
 * ``--launcher pytorch|slurm|mpi`` without CUDA runs on the gloo backend.
 * A config naming an unregistered type fails with what to add (``custom_imports``).
 * Dataloader defaults follow the machine and the scope: ``pin_memory`` only with CUDA,
@@ -91,14 +92,17 @@ def enable_amp(cfg: Config, cuda: bool) -> None:
         cfg (Config): The config to modify in place.
         cuda (bool): Whether training runs on CUDA. On GPU: ``AmpOptimWrapper`` with
             ``loss_scale='dynamic'`` unless the config sets one (as mmpretrain). On CPU:
-            ``CpuAmpOptimWrapper`` with ``dtype='bfloat16'`` and no loss scale.
+            ``CpuAmpOptimWrapper`` with ``dtype='bfloat16'`` and no loss scale. Both in
+            their ``NonFiniteSkip`` form: a step whose loss or gradients are not finite is
+            skipped with a counting warning, too many in a row stop the run, and the
+            gradient norm is logged (``greenmim_mm/engine/optim_wrappers/nonfinite.py``).
     """
     optim_wrapper = cfg.optim_wrapper
     if cuda:
-        optim_wrapper.type = 'AmpOptimWrapper'
+        optim_wrapper.type = 'NonFiniteSkipAmpOptimWrapper'
         optim_wrapper.setdefault('loss_scale', 'dynamic')
         return
-    optim_wrapper.type = 'CpuAmpOptimWrapper'
+    optim_wrapper.type = 'NonFiniteSkipCpuAmpOptimWrapper'
     optim_wrapper.dtype = 'bfloat16'
     optim_wrapper.pop('loss_scale', None)
     if cfg.get('default_scope') == 'mmdet':

@@ -74,3 +74,27 @@ def test_batch_and_img_options_make_the_cases(tool_module):
     assert bench.parse_args([]).cases == ['224:8', '224:2', '448:2']
     assert bench.parse_args(['--batch', '4']).cases == ['224:4']
     assert bench.parse_args(['--img', '224', '320', '--batch', '1']).cases == ['224:1', '320:1']
+
+
+def test_amp_dtype_options(tool_module):
+    bench = tool_module('benchmark')
+    args = bench.parse_args(['--amp', '--device', 'cpu'])
+    assert args.amp_dtype == 'bfloat16' and bench.amp_dtype(args) == 'bfloat16'
+    assert bench.amp_dtype(bench.parse_args(['--device', 'cpu'])) is None
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--amp-dtype', 'bfloat16'])  # needs --amp
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--amp', '--amp-dtype', 'float16', '--device', 'cpu'])
+
+
+def test_amp_contenders_share_the_non_finite_skip_wrapper(tool_module):
+    import greenmim_mm  # noqa: F401
+    from mmengine.registry import init_default_scope
+    bench = tool_module('benchmark')
+    init_default_scope('mmpretrain')
+    args = bench.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
+    for name in ('greenmim', 'simmim'):
+        cfg = bench.load_config(args, name, 224, 0.75)
+        _, wrapper = bench.build_contender(name, cfg, 'cpu', bench.amp_dtype(args))
+        assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
+        assert wrapper.cast_dtype == torch.bfloat16

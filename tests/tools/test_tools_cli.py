@@ -293,7 +293,7 @@ class TestMergeArgs:
 
     def test_amp_resume_and_no_validate(self, train_script, cls_config):
         cfg = self.merged(train_script, cls_config, '--amp', '--resume', '--no-validate')
-        assert cfg.optim_wrapper.type == 'CpuAmpOptimWrapper'
+        assert cfg.optim_wrapper.type == 'NonFiniteSkipCpuAmpOptimWrapper'
         assert cfg.optim_wrapper.dtype == 'bfloat16' and 'loss_scale' not in cfg.optim_wrapper
         assert cfg.resume is True and cfg.load_from is None
         assert cfg.val_dataloader is None
@@ -301,7 +301,7 @@ class TestMergeArgs:
     def test_amp_on_gpu(self, train_script, cls_config):
         cfg = Config.fromfile(cls_config)
         train_script.enable_amp(cfg, cuda=True)
-        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+        assert cfg.optim_wrapper.type == 'NonFiniteSkipAmpOptimWrapper'
         assert cfg.optim_wrapper.loss_scale == 'dynamic'
 
     def test_auto_scale_lr_needs_base_batch_size(self, train_script, cls_config):

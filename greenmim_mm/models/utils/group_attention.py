@@ -7,7 +7,7 @@ from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
 from .grouping import GroupLayout
-from .lean_ops import inactive_dropout, plain_linear
+from .lean_ops import autocast_dtype, inactive_dropout, no_autocast, plain_linear, to_dtype
 
 
 def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
@@ -45,8 +45,7 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
     table = getattr(w_msa, 'relative_position_bias_table', None)  # ((2ws-1)^2, nH) or None
     proj = w_msa.proj
     dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
-    lean = (dropout_p == 0 and not torch.is_autocast_enabled(qkv.device.type)
-            and plain_linear(proj) and inactive_dropout(w_msa.proj_drop))
+    lean = (dropout_p == 0 and plain_linear(proj) and inactive_dropout(w_msa.proj_drop))
     if lean:
         return _GroupAttention.apply(qkv, table, proj.weight, proj.bias, layout, num_heads,
                                      w_msa.scale)
@@ -86,8 +85,8 @@ def _masked_bias(table: Optional[torch.Tensor], layout: GroupLayout) -> torch.Te
 def _sdpa_group_attention(qkv, table, layout, num_heads, scale, dropout_p) -> torch.Tensor:
     """Attention of the packed slots with ``scaled_dot_product_attention``: (B, G * gs, C).
 
-    Used with attention dropout or under autocast; autograd then keeps the attention
-    probabilities for backward.
+    Used with attention dropout; autograd then keeps the attention probabilities for
+    backward.
     """
     q, k, v = _split_heads(qkv, layout, num_heads)  # each (B, G, nH, gs, hd)
     bias = _masked_bias(table, layout)
@@ -108,54 +107,79 @@ class _GroupAttention(Function):
     in token order, with the bias looked up from the table. Only the packed q, k, v (which
     the gather produced anyway) are kept, not the (B, G, nH, gs, gs) probabilities nor the
     projection's input: backward recomputes both (small next to the linear layers).
+
+    Under autocast the casts are the plain modules': the four matmuls and ``proj`` in the
+    autocast dtype (q, k, v as ``qkv`` gives them, ``proj``'s weight cast), the logits plus
+    the float32 bias and the softmax (and its backward) in float32, masked logits ``-inf``;
+    the output is in the autocast dtype. Without autocast nothing is cast.
     """
 
     @staticmethod
-    def _attend(q, k, v, table, layout, scale):
-        """probs (B, G, nH, gs, gs) and tokens (B, N, C) before ``proj``."""
+    def _attend(q, k, v, table, layout, scale, dtype):
+        """probs (B, G, nH, gs, gs) and tokens (B, N, C) before ``proj``.
+
+        ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype.
+        """
         scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
+        if dtype is not None:
+            scores = scores.float()  # the bias table is float32: softmax in float32
         probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
-        out = torch.matmul(probs, v).transpose(2, 3)  # (B, G, gs, nH, hd)
+        del scores
+        out = torch.matmul(to_dtype(probs, dtype), v).transpose(2, 3)  # (B, G, gs, nH, hd)
         group, pos = _slot_group_pos(layout)
         tokens = out[:, group, pos]  # (B, N, nH, hd): read back and merge heads in one copy
         return probs, tokens.flatten(2)
 
     @staticmethod
     def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale):
+        dtype = autocast_dtype(qkv)  # None: no casts at all
+        qkv = to_dtype(qkv, dtype)  # (B, G * gs, 3C); already so when a linear made it
+        proj_w_c = to_dtype(proj_w, dtype)
         q, k, v = _split_heads(qkv, layout, num_heads)
-        tokens = _GroupAttention._attend(q, k, v, table, layout, scale)[1]  # (B, N, C)
+        tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[1]  # (B, N, C)
         ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
-        ctx.save_for_backward(qkv, table, proj_w)
-        return F.linear(tokens, proj_w, proj_b)
+        ctx.dtype, ctx.proj_w_dtype = dtype, proj_w.dtype
+        ctx.save_for_backward(qkv, table, proj_w_c)
+        return F.linear(tokens, proj_w_c, to_dtype(proj_b, dtype))
 
     @staticmethod
     def backward(ctx, grad_y):
         qkv, table, proj_w = ctx.saved_tensors
-        layout, scale = ctx.layout, ctx.scale
+        layout, scale, dtype = ctx.layout, ctx.scale, ctx.dtype
         need = ctx.needs_input_grad
-        q, k, v = _split_heads(qkv, layout, ctx.num_heads)
-        B, G, nH, gs, hd = q.shape
-        probs, tokens = _GroupAttention._attend(q, k, v, table, layout, scale)  # recomputed
-        grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
-        grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1])) if need[2] else None
-        grad_proj_b = grad_y2d.sum(0) if need[3] else None
-        del tokens
-        grad_tokens = grad_y.matmul(proj_w)  # (B, N, C)
-        # Padding slots get no gradient: slot_index hits every real slot exactly once.
-        grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
-        group, pos = _slot_group_pos(layout)
-        grad_out.transpose(2, 3)[:, group, pos] = grad_tokens.view(B, -1, nH, hd)
-        grad_v = torch.matmul(probs.transpose(-2, -1), grad_out)
-        grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))
-        grad_scores = torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype)
-        del probs, grad_probs
-        grad_q = torch.matmul(grad_scores, k).mul_(scale)
-        grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)
-        grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
-        grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
-        grad_table = None
-        if table is not None and need[1]:
-            grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
-            grad_table = torch.zeros_like(table).index_add_(
-                0, layout.rel_pos_index.flatten(), grad_bias)
+        with no_autocast(qkv.device.type, dtype):
+            grad_y = to_dtype(grad_y, dtype)
+            q, k, v = _split_heads(qkv, layout, ctx.num_heads)
+            B, G, nH, gs, hd = q.shape
+            probs, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
+                                                    dtype)  # recomputed
+            grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
+            grad_proj_w = grad_proj_b = None
+            if need[2]:
+                grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1]))
+                grad_proj_w = grad_proj_w.to(ctx.proj_w_dtype)
+            if need[3]:
+                grad_proj_b = (grad_y2d.sum(0) if dtype is None else
+                               grad_y2d.sum(0, dtype=torch.float32))
+            del tokens
+            grad_tokens = grad_y.matmul(proj_w)  # (B, N, C)
+            # Padding slots get no gradient: slot_index hits every real slot exactly once.
+            grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
+            group, pos = _slot_group_pos(layout)
+            grad_out.transpose(2, 3)[:, group, pos] = grad_tokens.view(B, -1, nH, hd)
+            grad_v = torch.matmul(to_dtype(probs, dtype).transpose(-2, -1), grad_out)
+            grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))  # (B, G, nH, gs, gs)
+            grad_scores = torch._softmax_backward_data(
+                grad_probs.to(probs.dtype), probs, -1, probs.dtype)  # float32 under autocast
+            del probs, grad_probs
+            grad_table = None
+            if table is not None and need[1]:
+                grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
+                grad_table = torch.zeros_like(table).index_add_(
+                    0, layout.rel_pos_index.flatten(), grad_bias.to(table.dtype))
+            grad_scores = to_dtype(grad_scores, dtype)
+            grad_q = torch.matmul(grad_scores, k).mul_(scale)
+            grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)
+            grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
+            grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
         return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None

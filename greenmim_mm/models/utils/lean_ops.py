@@ -7,10 +7,20 @@ Linear`` keeps the LayerNorm input (the output is recomputed in backward), ``GEL
 keeps the pre-activation (the GELU is recomputed). That is 6C fewer floats per token and
 block, about a third of a block's activations, for two cheap elementwise passes.
 
-They apply to float32/float64 without autocast, GELU MLPs without dropout (or in eval mode):
-:func:`layer_norm_linear` and :func:`layer_norm_mlp` fall back to the modules otherwise.
+Under autocast (bf16 on CPU; fp16 or bf16 on CUDA) they cast as autocast casts the modules
+they replace: the linear layers (forward and backward matmuls) run in the autocast dtype with
+the weights cast to it, the LayerNorm computes its statistics in float32 (on CUDA autocast
+runs ``layer_norm`` in float32, on CPU it keeps the input's dtype and the kernel accumulates
+in float32), GELU runs in its input's dtype, and results come out in the autocast dtype as
+the modules' would. Bias gradients are summed in float32. Backward runs with autocast off
+and the same explicit casts, whatever the autocast state at ``backward()``.
+
+They apply to float32/float64 (and under autocast to float32/bf16/fp16 inputs), GELU MLPs
+without dropout (or in eval mode): :func:`layer_norm_linear` and :func:`layer_norm_mlp` fall
+back to the modules otherwise.
 """
-from typing import Tuple
+import contextlib
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +30,37 @@ from torch.autograd import Function
 
 # Layers whose forward is exactly F.linear (mmcv's wrapper only adds empty-input handling).
 _PLAIN_LINEARS = (nn.Linear, MMCVLinear)
+
+
+def autocast_dtype(x: torch.Tensor) -> Optional[torch.dtype]:
+    """The dtype autocast would compute a matmul of ``x`` in, or None without autocast.
+
+    None also for float64 inputs, which autocast leaves alone.
+    """
+    device = x.device.type
+    if x.dtype == torch.float64 or not torch.is_autocast_enabled(device):
+        return None
+    return torch.get_autocast_dtype(device)
+
+
+def to_dtype(t: Optional[torch.Tensor], dtype: Optional[torch.dtype]) -> Optional[torch.Tensor]:
+    """``t`` in ``dtype`` (no copy when it already is, or when ``dtype`` is None)."""
+    return t if t is None or dtype is None else t.to(dtype)
+
+
+def no_autocast(device_type: str, dtype: Optional[torch.dtype]):
+    """Autocast switched off for a backward that casts explicitly (``dtype`` not None)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, enabled=False)
+
+
+def _layer_norm_input(x2d: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.Tensor:
+    """What autocast hands ``layer_norm``: float32 on CUDA (and other accelerators), the
+    input unchanged on CPU (whose kernel accumulates reduced precision in float32)."""
+    if dtype is None or x2d.device.type == 'cpu' or x2d.dtype == torch.float32:
+        return x2d
+    return x2d.float()
 
 
 def _layer_norm(x2d: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
@@ -40,27 +81,36 @@ class _LayerNormLinear(Function):
 
     @staticmethod
     def forward(ctx, x, ln_w, ln_b, eps, weight, bias):
+        dtype = autocast_dtype(x)  # None: no casts at all
         x2d = x.reshape(-1, x.shape[-1])  # (M, C)
-        xn, mean, rstd = _layer_norm(x2d, ln_w, ln_b, eps)
-        out = F.linear(xn, weight, bias)  # (M, C_out)
-        ctx.eps = eps
-        ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight)
+        xn, mean, rstd = _layer_norm(_layer_norm_input(x2d, dtype), ln_w, ln_b, eps)
+        weight_c = to_dtype(weight, dtype)  # what autograd of F.linear would keep
+        out = F.linear(to_dtype(xn, dtype), weight_c, to_dtype(bias, dtype))  # (M, C_out)
+        ctx.eps, ctx.dtype, ctx.weight_dtype = eps, dtype, weight.dtype
+        ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight_c)
         return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad_out):
         x2d, mean, rstd, ln_w, ln_b, weight = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        g = grad_out.reshape(-1, grad_out.shape[-1])  # (M, C_out)
-        xn = _layer_norm(x2d, ln_w, ln_b, ctx.eps)[0]  # recomputed
-        grad_w = g.t().mm(xn) if need[4] else None
-        grad_b = g.sum(0) if need[5] else None
-        grad_x = grad_ln_w = grad_ln_b = None
-        if any(need[:3]):
-            grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(
-                g.mm(weight), x2d, mean, rstd, ln_w, ln_b, tuple(need[:3]))
-            if grad_x is not None:
-                grad_x = grad_x.view(grad_out.shape[:-1] + (x2d.shape[-1], ))
+        need, dtype = ctx.needs_input_grad, ctx.dtype
+        with no_autocast(x2d.device.type, dtype):
+            g = to_dtype(grad_out.reshape(-1, grad_out.shape[-1]), dtype)  # (M, C_out)
+            ln_x = _layer_norm_input(x2d, dtype)
+            xn = to_dtype(_layer_norm(ln_x, ln_w, ln_b, ctx.eps)[0], dtype)  # recomputed
+            grad_w = grad_b = grad_x = grad_ln_w = grad_ln_b = None
+            if need[4]:
+                grad_w = g.t().mm(xn).to(ctx.weight_dtype)
+            if need[5]:
+                grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
+            del xn
+            if any(need[:3]):
+                grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(
+                    g.mm(weight).to(ln_x.dtype), ln_x, mean, rstd, ln_w, ln_b,
+                    tuple(need[:3]))
+                if grad_x is not None:
+                    grad_x = grad_x.to(x2d.dtype).view(grad_out.shape[:-1] +
+                                                       (x2d.shape[-1], ))
         return grad_x, grad_ln_w, grad_ln_b, None, grad_w, grad_b
 
 
@@ -69,22 +119,29 @@ class _GeluLinear(Function):
 
     @staticmethod
     def forward(ctx, hidden, weight, bias):
+        dtype = autocast_dtype(hidden)
         h2d = hidden.reshape(-1, hidden.shape[-1])  # (M, 4C)
-        out = F.linear(F.gelu(h2d), weight, bias)  # (M, C)
-        ctx.save_for_backward(h2d, weight)
+        weight_c = to_dtype(weight, dtype)
+        # GELU in the hidden's dtype (autocast leaves gelu alone), the linear in ``dtype``.
+        out = F.linear(to_dtype(F.gelu(h2d), dtype), weight_c, to_dtype(bias, dtype))  # (M, C)
+        ctx.dtype, ctx.weight_dtype = dtype, weight.dtype
+        ctx.save_for_backward(h2d, weight_c)
         return out.view(*hidden.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad_out):
         h2d, weight = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        g = grad_out.reshape(-1, grad_out.shape[-1])  # (M, C)
-        grad_w = g.t().mm(F.gelu(h2d)) if need[1] else None  # GELU recomputed
-        grad_b = g.sum(0) if need[2] else None
-        grad_h = None
-        if need[0]:
-            grad_h = torch.ops.aten.gelu_backward(g.mm(weight), h2d)
-            grad_h = grad_h.view(grad_out.shape[:-1] + (h2d.shape[-1], ))
+        need, dtype = ctx.needs_input_grad, ctx.dtype
+        with no_autocast(h2d.device.type, dtype):
+            g = to_dtype(grad_out.reshape(-1, grad_out.shape[-1]), dtype)  # (M, C)
+            grad_w = grad_b = grad_h = None
+            if need[1]:  # GELU recomputed
+                grad_w = g.t().mm(to_dtype(F.gelu(h2d), dtype)).to(ctx.weight_dtype)
+            if need[2]:
+                grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
+            if need[0]:
+                grad_h = torch.ops.aten.gelu_backward(g.mm(weight).to(h2d.dtype), h2d)
+                grad_h = grad_h.view(grad_out.shape[:-1] + (h2d.shape[-1], ))
         return grad_h, grad_w, grad_b
 
 
@@ -92,8 +149,14 @@ def _lean_ok(x: torch.Tensor, norm: nn.Module) -> bool:
     """Whether the lean path computes what the modules would."""
     return (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine
             and norm.weight is not None and norm.bias is not None
-            and len(norm.normalized_shape) == 1 and x.dtype in (torch.float32, torch.float64)
-            and not torch.is_autocast_enabled(x.device.type))
+            and len(norm.normalized_shape) == 1 and lean_dtype_ok(x))
+
+
+def lean_dtype_ok(x: torch.Tensor) -> bool:
+    """float32/float64 tokens, or under autocast float32 and the reduced precisions."""
+    if autocast_dtype(x) is None:
+        return x.dtype in (torch.float32, torch.float64)
+    return x.dtype in (torch.float32, torch.bfloat16, torch.float16)
 
 
 def layer_norm_linear(x: torch.Tensor, norm: nn.Module, linear: nn.Linear) -> torch.Tensor:

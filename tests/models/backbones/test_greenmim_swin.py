@@ -237,13 +237,15 @@ def test_no_leak_across_windows_with_large_logits():
         assert (s - d).abs().max() < 1e-8
 
 
-def test_sparse_blocks_use_the_memory_lean_functions():
+@pytest.mark.parametrize('autocast', [None, torch.bfloat16])
+def test_sparse_blocks_use_the_memory_lean_functions(autocast):
     # The memory figures of tools/benchmark.py rely on these; a refactor that falls back to
-    # the plain modules would still be exact, so check the graph itself.
+    # the plain modules would still be exact, so check the graph itself (also under AMP).
     model = build(7, 224)
     model.train()
     x = torch.randn(2, 3, 224, 224)
-    out = model(x, random_mask(2, 7, 7, 0.75, False, seed=9))[-1]
+    with torch.autocast('cpu', dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+        out = model(x, random_mask(2, 7, 7, 0.75, False, seed=9))[-1]
     names, stack, seen = set(), [out.grad_fn], set()
     while stack:
         node = stack.pop()

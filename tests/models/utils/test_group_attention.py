@@ -36,7 +36,7 @@ def per_window_reference(msa, x, tokens, ws, shift):
         logits = qkv[0] * msa.scale @ qkv[1].transpose(-2, -1)
         logits = logits + msa.relative_position_bias_table[rel].permute(2, 0, 1)
         o = (logits.softmax(-1) @ qkv[2]).transpose(1, 2).reshape(B, n, C)
-        out[:, sel] = msa.proj(o)
+        out[:, sel] = msa.proj(o).to(out.dtype)  # under autocast proj gives bf16
     return out
 
 
@@ -126,3 +126,53 @@ def test_recomputing_attention_keeps_no_probabilities():
         group_window_attention(msa, x.requires_grad_(True), layout)
     gs = layout.group_size
     assert not [s for s in shapes if len(s) >= 2 and s[-2:] == (gs, gs)]
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+
+
+def _outputs_and_grads(fn, msa, x, dtype):
+    msa.zero_grad()
+    x = x.detach().clone().requires_grad_(True)
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+        out = fn(msa, x)
+    w = torch.linspace(-1, 1, out.numel(), dtype=torch.float64, device=x.device)
+    (out.double() * w.view_as(out)).sum().backward()
+    return out, [x.grad.double()] + [p.grad.double() for p in msa.parameters()]
+
+
+@pytest.mark.parametrize('device, dtype', [
+    ('cpu', torch.bfloat16),
+    pytest.param('cuda', torch.float16, marks=CUDA),
+    pytest.param('cuda', torch.bfloat16, marks=CUDA),
+])
+@pytest.mark.parametrize('logit_scale', [1., 12.])
+def test_under_autocast_as_exact_as_per_window_modules(device, dtype, logit_scale):
+    """The lean function under autocast (softmax in float32, matmuls in ``dtype``) against
+    per-window attention of the plain modules under the same autocast, both against float64;
+    with qkv weights scaled up (large logits) outputs and gradients stay finite."""
+    import copy
+    msa, x, layout, tokens, ws, shift = small_case(threshold=0)
+    with torch.no_grad():
+        msa.qkv.weight.mul_(logit_scale)
+    msa, x = msa.to(device), x.to(device)
+    layout = layout._replace(**{f: getattr(layout, f).to(device) for f in (
+        'gather_index', 'slot_index', 'attn_mask', 'rel_pos_index')})
+    tokens = tokens._replace(coords=tokens.coords.to(device))
+    lean_fn = lambda m, t: group_window_attention(m, t, layout)  # noqa: E731
+    ref_fn = lambda m, t: per_window_reference(m, t, tokens, ws, shift)  # noqa: E731
+    truth, truth_grads = _outputs_and_grads(lean_fn, copy.deepcopy(msa).double(), x.double(),
+                                            None)
+    out, grads = _outputs_and_grads(lean_fn, msa, x, dtype)
+    assert 'GroupAttention' in type(out.grad_fn).__name__  # the lean path, not SDPA
+    assert out.dtype == dtype
+    ref, ref_grads = _outputs_and_grads(ref_fn, msa, x, dtype)
+    assert torch.isfinite(out).all() and all(torch.isfinite(g).all() for g in grads)
+
+    def err(a, t):
+        return float((a.double() - t).abs().max() / t.abs().max())
+
+    eps = torch.finfo(dtype).eps
+    assert err(out, truth) <= max(1.5 * err(ref, truth), eps)
+    for g, r, t in zip(grads, ref_grads, truth_grads):
+        assert err(g, t) <= max(1.5 * err(r, t), eps), (err(g, t), err(r, t))

@@ -6,6 +6,8 @@ from torch import nn
 
 from greenmim_mm.models.utils.lean_ops import layer_norm_linear, layer_norm_mlp
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+
 
 def swin_ffn(dims, ffn_drop=0.):
     # As mmpretrain's SwinBlock builds it.
@@ -94,7 +96,60 @@ def test_falls_back_to_modules_when_it_cannot_be_exact():
     out = layer_norm_mlp(x, norm, ffn)  # active dropout: mmcv's FFN itself
     assert 'GeluLinear' not in type(out.grad_fn.next_functions[1][0]).__name__
     ffn.eval()
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = layer_norm_mlp(x, norm, ffn)
-        ref = ffn(norm(x), identity=x)
-    assert torch.equal(out, ref)
+    out = layer_norm_mlp(x.double(), norm.double(), ffn.double())  # float64 is fine
+    assert 'GeluLinear' in type(out.grad_fn.next_functions[1][0]).__name__
+    out = layer_norm_mlp(x.bfloat16(), norm.bfloat16(), ffn.bfloat16())  # bf16 outside autocast
+    assert 'GeluLinear' not in type(out.grad_fn.next_functions[1][0]).__name__
+
+
+def _autocast_grads(fn, x, params, device, dtype):
+    """Output and gradients (x first) of ``fn`` under ``dtype`` autocast, backward outside."""
+    for p in params:
+        p.grad = None
+    x = x.detach().clone().requires_grad_(True)
+    with torch.autocast(device, dtype=dtype):
+        out = fn(x)
+    w = torch.randn(out.shape, generator=torch.Generator().manual_seed(3)).to(device)
+    (out.float() * w).sum().backward()
+    return out.detach(), [x.grad] + [p.grad.clone() for p in params]
+
+
+AUTOCAST_CASES = [
+    ('cpu', torch.bfloat16, torch.float32),
+    ('cpu', torch.bfloat16, torch.bfloat16),  # the bf16 residual stream of CPU autocast
+    pytest.param('cuda', torch.float16, torch.float32, marks=CUDA),
+    pytest.param('cuda', torch.bfloat16, torch.float32, marks=CUDA),
+    pytest.param('cuda', torch.float16, torch.float16, marks=CUDA),
+]
+
+
+@pytest.mark.parametrize('device, dtype, x_dtype', AUTOCAST_CASES)
+def test_under_autocast_same_as_modules(device, dtype, x_dtype):
+    """Lean path under autocast: the modules' output dtype and values, their gradients up to
+    the float32 bias-gradient sums (the modules sum in the reduced precision), less memory."""
+    dims = 32
+    norm = randomized(nn.LayerNorm(dims), 0).to(device)
+    ffn = randomized(swin_ffn(dims), 1).to(device).eval()
+    linear = randomized(nn.Linear(dims, 3 * dims), 2).to(device)
+    x = torch.randn(3, 50, dims, device=device).to(x_dtype)
+    for lean_fn, plain_fn, params in (
+        (lambda t: layer_norm_mlp(t, norm, ffn), lambda t: ffn(norm(t), identity=t),
+         list(norm.parameters()) + list(ffn.parameters())),
+        (lambda t: layer_norm_linear(t, norm, linear), lambda t: linear(norm(t)),
+         list(norm.parameters()) + list(linear.parameters())),
+    ):
+        out, grads = _autocast_grads(lean_fn, x, params, device, dtype)
+        ref, ref_grads = _autocast_grads(plain_fn, x, params, device, dtype)
+        assert out.dtype == ref.dtype
+        eps = torch.finfo(dtype).eps
+        assert (out.float() - ref.float()).abs().max() <= eps * ref.float().abs().max()
+        for g, r in zip(grads, ref_grads):
+            assert g.dtype == r.dtype
+            assert (g.float() - r.float()).abs().max() <= 2 * eps * r.float().abs().max()
+    with torch.autocast(device, dtype=dtype):
+        out = layer_norm_mlp(x.requires_grad_(True), norm, ffn)
+    assert 'GeluLinear' in type(out.grad_fn.next_functions[1][0]).__name__
+    with torch.autocast(device, dtype=dtype):
+        lean = saved_bytes(lambda t: layer_norm_mlp(t, norm, ffn), x)
+        plain = saved_bytes(lambda t: ffn(norm(t), identity=t), x)
+    assert lean < plain

@@ -1,0 +1,7 @@
+from .nonfinite import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipCpuAmpOptimWrapper,
+                        NonFiniteSkipMixin, NonFiniteSkipOptimWrapper, NonFiniteStepError)
+
+__all__ = [
+    'NonFiniteSkipMixin', 'NonFiniteSkipOptimWrapper', 'NonFiniteSkipAmpOptimWrapper',
+    'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError'
+]

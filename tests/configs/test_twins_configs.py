@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
@@ -23,8 +23,9 @@ DET = osp.join(REPO, 'configs', 'mask_rcnn', 'mask-rcnn_greenmim-twins-svt-l_fpn
 
 
 def build_model(cfg: Config):
-    init_default_scope('mmpretrain')
-    return MODELS.build(copy.deepcopy(cfg.model))
+    # A scoped override: a global init_default_scope would leak into later tests.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(copy.deepcopy(cfg.model))
 
 
 def test_svt_l_is_the_authors_model_and_recipe():
@@ -130,10 +131,11 @@ def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     out = torch.load(dst, weights_only=True)
     assert set(out['state_dict']) == {'backbone.' + k for k in pre.backbone.state_dict()}
 
-    register_all_modules(init_default_scope=True)
+    register_all_modules(init_default_scope=False)
     det_cfg = copy.deepcopy(Config.fromfile(str(det_small)).model)
     det_cfg.backbone.init_cfg.checkpoint = str(dst)
-    detector = DET_MODELS.build(det_cfg)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        detector = DET_MODELS.build(det_cfg)
     detector.backbone.init_weights()
     for k, v in pre.backbone.state_dict().items():
         assert torch.equal(detector.backbone.state_dict()[k], v), k

@@ -134,12 +134,17 @@ def test_swin_b_recipe():
     assert cfg.train_dataloader.dataset.data_prefix == 'train'
 
 
-def test_optimizer_groups_skip_decay_on_norms_biases_and_tables():
+def weight_decay_of_parameters(cfg: Config, model) -> dict:
+    """id(parameter) -> the weight decay the config's optimizer wrapper gives it."""
     from mmengine.optim import build_optim_wrapper
+    optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    return {id(p): g['weight_decay'] for g in optim.optimizer.param_groups for p in g['params']}
+
+
+def test_optimizer_groups_skip_decay_on_norms_biases_and_tables():
     cfg = Config.fromfile(DEMO)
     model = build_model(cfg)
-    optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
-    decay = {id(p): g['weight_decay'] for g in optim.optimizer.param_groups for p in g['params']}
+    decay = weight_decay_of_parameters(cfg, model)
     for name, param in model.named_parameters():
         no_decay = (name.endswith('.bias') or 'norm' in name or '.ln' in name
                     or 'mask_token' in name or 'relative_position_bias_table' in name)

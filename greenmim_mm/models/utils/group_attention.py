@@ -134,13 +134,13 @@ class _GroupAttention(Function):
     def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale):
         dtype = autocast_dtype(qkv)  # None: no casts at all
         qkv = to_dtype(qkv, dtype)  # (B, G * gs, 3C); already so when a linear made it
-        proj_w_c = to_dtype(proj_w, dtype)
         q, k, v = _split_heads(qkv, layout, num_heads)
         tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[1]  # (B, N, C)
         ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
-        ctx.dtype, ctx.proj_w_dtype = dtype, proj_w.dtype
-        ctx.save_for_backward(qkv, table, proj_w_c)
-        return F.linear(tokens, proj_w_c, to_dtype(proj_b, dtype))
+        ctx.dtype = dtype
+        # The parameter, not its reduced-precision copy: backward casts it again.
+        ctx.save_for_backward(qkv, table, proj_w)
+        return F.linear(tokens, to_dtype(proj_w, dtype), to_dtype(proj_b, dtype))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -157,12 +157,12 @@ class _GroupAttention(Function):
             grad_proj_w = grad_proj_b = None
             if need[2]:
                 grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1]))
-                grad_proj_w = grad_proj_w.to(ctx.proj_w_dtype)
+                grad_proj_w = grad_proj_w.to(proj_w.dtype)
             if need[3]:
                 grad_proj_b = (grad_y2d.sum(0) if dtype is None else
                                grad_y2d.sum(0, dtype=torch.float32))
             del tokens
-            grad_tokens = grad_y.matmul(proj_w)  # (B, N, C)
+            grad_tokens = grad_y.matmul(to_dtype(proj_w, dtype))  # (B, N, C)
             # Padding slots get no gradient: slot_index hits every real slot exactly once.
             grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
             group, pos = _slot_group_pos(layout)

@@ -13,7 +13,11 @@ the weights cast to it, the LayerNorm computes its statistics in float32 (on CUD
 runs ``layer_norm`` in float32, on CPU it keeps the input's dtype and the kernel accumulates
 in float32), GELU runs in its input's dtype, and results come out in the autocast dtype as
 the modules' would. Bias gradients are summed in float32. Backward runs with autocast off
-and the same explicit casts, whatever the autocast state at ``backward()``.
+and the same explicit casts, whatever the autocast state at ``backward()``. Unlike autograd
+of ``F.linear`` under autocast, which keeps the reduced-precision copy of every weight until
+backward (half the model's parameter memory, more than the lean activations of a Swin-B
+step at 224 px), they keep the parameter itself and cast it again in backward: the same
+bits, one layer's copy alive at a time.
 
 They apply to float32/float64 (and under autocast to float32/bf16/fp16 inputs), GELU MLPs
 without dropout (or in eval mode): :func:`layer_norm_linear` and :func:`layer_norm_mlp` fall
@@ -84,10 +88,10 @@ class _LayerNormLinear(Function):
         dtype = autocast_dtype(x)  # None: no casts at all
         x2d = x.reshape(-1, x.shape[-1])  # (M, C)
         xn, mean, rstd = _layer_norm(_layer_norm_input(x2d, dtype), ln_w, ln_b, eps)
-        weight_c = to_dtype(weight, dtype)  # what autograd of F.linear would keep
-        out = F.linear(to_dtype(xn, dtype), weight_c, to_dtype(bias, dtype))  # (M, C_out)
-        ctx.eps, ctx.dtype, ctx.weight_dtype = eps, dtype, weight.dtype
-        ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight_c)
+        out = F.linear(to_dtype(xn, dtype), to_dtype(weight, dtype),
+                       to_dtype(bias, dtype))  # (M, C_out)
+        ctx.eps, ctx.dtype = eps, dtype
+        ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight)
         return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
@@ -100,14 +104,14 @@ class _LayerNormLinear(Function):
             xn = to_dtype(_layer_norm(ln_x, ln_w, ln_b, ctx.eps)[0], dtype)  # recomputed
             grad_w = grad_b = grad_x = grad_ln_w = grad_ln_b = None
             if need[4]:
-                grad_w = g.t().mm(xn).to(ctx.weight_dtype)
+                grad_w = g.t().mm(xn).to(weight.dtype)
             if need[5]:
                 grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
             del xn
             if any(need[:3]):
+                grad_xn = g.mm(to_dtype(weight, dtype)).to(ln_x.dtype)  # (M, C)
                 grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(
-                    g.mm(weight).to(ln_x.dtype), ln_x, mean, rstd, ln_w, ln_b,
-                    tuple(need[:3]))
+                    grad_xn, ln_x, mean, rstd, ln_w, ln_b, tuple(need[:3]))
                 if grad_x is not None:
                     grad_x = grad_x.to(x2d.dtype).view(grad_out.shape[:-1] +
                                                        (x2d.shape[-1], ))
@@ -121,11 +125,11 @@ class _GeluLinear(Function):
     def forward(ctx, hidden, weight, bias):
         dtype = autocast_dtype(hidden)
         h2d = hidden.reshape(-1, hidden.shape[-1])  # (M, 4C)
-        weight_c = to_dtype(weight, dtype)
         # GELU in the hidden's dtype (autocast leaves gelu alone), the linear in ``dtype``.
-        out = F.linear(to_dtype(F.gelu(h2d), dtype), weight_c, to_dtype(bias, dtype))  # (M, C)
-        ctx.dtype, ctx.weight_dtype = dtype, weight.dtype
-        ctx.save_for_backward(h2d, weight_c)
+        out = F.linear(to_dtype(F.gelu(h2d), dtype), to_dtype(weight, dtype),
+                       to_dtype(bias, dtype))  # (M, C)
+        ctx.dtype = dtype
+        ctx.save_for_backward(h2d, weight)
         return out.view(*hidden.shape[:-1], out.shape[-1])
 
     @staticmethod
@@ -136,11 +140,12 @@ class _GeluLinear(Function):
             g = to_dtype(grad_out.reshape(-1, grad_out.shape[-1]), dtype)  # (M, C)
             grad_w = grad_b = grad_h = None
             if need[1]:  # GELU recomputed
-                grad_w = g.t().mm(to_dtype(F.gelu(h2d), dtype)).to(ctx.weight_dtype)
+                grad_w = g.t().mm(to_dtype(F.gelu(h2d), dtype)).to(weight.dtype)
             if need[2]:
                 grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
             if need[0]:
-                grad_h = torch.ops.aten.gelu_backward(g.mm(weight).to(h2d.dtype), h2d)
+                grad_h = torch.ops.aten.gelu_backward(
+                    g.mm(to_dtype(weight, dtype)).to(h2d.dtype), h2d)
                 grad_h = grad_h.view(grad_out.shape[:-1] + (h2d.shape[-1], ))
         return grad_h, grad_w, grad_b
 

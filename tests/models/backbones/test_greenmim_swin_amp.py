@@ -6,8 +6,8 @@ relative, so both errors are ~1e-2, dominated by the same roundings (inputs of e
 matmul, the bf16 residual stream on CPU); the sparse encoder sums in a different order
 (packed groups, per-token gathers) and keeps the softmax, LayerNorm statistics and bias
 gradients in float32. Bound: each stage output's error and the largest gradient error are
-at most ``FACTOR`` = 1.5 x the dense reference's (measured: 1.0-1.16 for outputs, 0.93-1.04 for the worst gradient; single gradients 0.44-2.06), and every
-parameter's gradient error at most ``PER_PARAM_FACTOR`` = 3 x the dense one's, or below
+at most ``FACTOR`` = 1.5 x the dense reference's (measured: 1.0-1.16 for outputs, 0.93-1.04
+for the worst gradient; single gradients 0.44-2.06), and every parameter's gradient error at most ``PER_PARAM_FACTOR`` = 3 x the dense one's, or below
 2^-8 (half a bf16 ulp), where single gradients are at the rounding floor and their ratio is
 noise. Any real mistake (a matmul in the wrong precision, a leaking mask, a lost
 normalisation) shows as errors of the order of the values themselves.
@@ -92,3 +92,48 @@ def test_large_logits_finite_and_as_exact_as_dense(device, dtype):
     assert all(torch.isfinite(o).all() for o in outs)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     check_as_exact_as_dense(autocast_errors(model, x, mask, dtype))
+
+
+def reduced_precision_weight_copies(model, run, dtype):
+    """Names of the parameters whose ``dtype`` copy autograd keeps for backward in ``run()``."""
+    copies = {name: p.detach().to(dtype) for name, p in model.named_parameters() if p.dim() > 1}
+    kept = set()
+
+    def same(c, t):
+        return c.shape == t.shape and torch.equal(c, t)
+
+    def pack(t):
+        if t.dtype == dtype:  # linear layers keep the weight transposed
+            kept.update(name for name, c in copies.items()
+                        if same(c, t) or (c.dim() == 2 and same(c.t(), t)))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        run()
+    return kept
+
+
+def test_autocast_keeps_no_weight_copies_for_backward():
+    # Autograd of a plain linear layer under autocast keeps its bf16 weight until backward:
+    # half the parameter memory, more than a Swin-B step's lean activations. The lean linear
+    # layers keep the float32 parameter and cast it again in backward instead.
+    model = build(7, 224)
+    model.train()
+    x = torch.randn(2, 3, 224, 224)
+    mask = random_mask(2, 7, 7, 0.75, False, seed=11)
+    linear = model.stages[0].blocks[0].attn.w_msa.qkv
+
+    def plain():
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            linear(torch.randn(4, linear.in_features, requires_grad=True))
+
+    def sparse():
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            model(x, mask)
+
+    # the probe sees what plain autocast keeps
+    assert reduced_precision_weight_copies(model, plain, torch.bfloat16) == {
+        'stages.0.blocks.0.attn.w_msa.qkv.weight'}
+    kept = reduced_precision_weight_copies(model, sparse, torch.bfloat16)
+    # Only the patch embedding's convolution is an ordinary module (a few thousand weights).
+    assert kept <= {'patch_embed.projection.weight'}, sorted(kept)

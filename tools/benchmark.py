@@ -17,7 +17,11 @@ the config asks for it, AdamW step, zero grad.
   count as state like the AdamW moments; and before each measured step the C allocator
   returns its free memory to the system (glibc ``malloc_trim``). Without the trim the same
   step of the same model measured anywhere between 0 and 350 MB, depending on what the
-  previous step left in the heap. "Total peak" is the process's peak RSS over everything
+  previous step left in the heap. For the same reason the memory processes run with glibc's
+  mmap threshold fixed at 128 KiB (``MALLOC_MMAP_THRESHOLD_``, unless already set): by default
+  glibc raises it after every large free, so the blocks of one step come from the heap and a
+  freed block whose neighbours are still in use stays resident; at 224 px batch 2 that read
+  142-164 MB for a step that needs 69 MB (bf16) and 111-121 MB for 79 MB (fp32). "Total peak" is the process's peak RSS over everything
   (model, optimizer state, gradients, steps).
 - GreenMIM internals: the share of its step spent computing the grouping (the encoder's
   ``sparse_plan``: token sets, window packing, masks, merge indices) and the padding of
@@ -88,6 +92,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     parser.add_argument('--mem-steps', type=int, default=3, help='measured steps per model')
     parser.add_argument('--no-memory', action='store_true', help='skip the memory processes')
+    parser.add_argument('--no-time', action='store_true',
+                        help='memory only: skip the timing of --cases and the sweep (e.g. '
+                        'bf16 on a CPU without bf16 instructions, where a SimMIM step takes '
+                        'minutes and its time says nothing)')
     parser.add_argument('--no-sweep', action='store_true')
     parser.add_argument('--sweep-sizes', nargs='+', type=int, default=[224, 320, 448])
     parser.add_argument('--sweep-ratios', nargs='+', type=float, default=[0.6, 0.75, 0.9])
@@ -121,6 +129,10 @@ def parse_args(argv=None):
     if args.batch or args.img:
         args.cases = [f'{img}:{batch}' for img in (args.img or [224])
                       for batch in (args.batch or [8, 2])]
+    if args.no_time and args.no_memory:
+        parser.error('--no-time with --no-memory leaves nothing to measure')
+    if args.no_time:
+        args.no_sweep = True
     if args.amp_dtype and not args.amp:
         parser.error('--amp-dtype needs --amp')
     if args.amp:
@@ -364,6 +376,8 @@ def memory_worker(args) -> None:
             else:
                 method = 'VmHWM - RSS before (peak could not be reset: upper bound)'
             method += ', heap trimmed before' if trimmed else ', heap not trimmed'
+            if 'MALLOC_MMAP_THRESHOLD_' in os.environ:
+                method += f", MALLOC_MMAP_THRESHOLD_={os.environ['MALLOC_MMAP_THRESHOLD_']}"
             run_step(model, ow, data, args.device)
             peak = _proc_status_kib('VmHWM') * 1024
         total_peak = max(total_peak, peak)
@@ -372,11 +386,15 @@ def memory_worker(args) -> None:
                           total_peak_bytes=total_peak, method=method)))
 
 
+MMAP_THRESHOLD = 128 * 1024  # bytes; glibc's default starting value, kept fixed
+
+
 def measure_memory(args, name: str, img: int, batch: int) -> dict:
     """Step memory of one model, measured in a fresh process."""
     cmd = [sys.executable, osp.abspath(__file__), '--memory-worker', name,
            '--worker-case', f'{img}:{batch}', '--mask-ratio', str(args.mask_ratio),
-           '--device', args.device, '--warmup', str(max(args.warmup, 1)), '--mem-steps', str(args.mem_steps),
+           '--device', args.device, '--warmup', str(max(args.warmup, 1)),
+           '--mem-steps', str(args.mem_steps),
            f'--{name}-config', getattr(args, f'{name}_config'), '--model', args.model]
     for flag, value in (('--arch', args.arch), ('--threads', args.threads)):
         if value is not None:
@@ -386,7 +404,9 @@ def measure_memory(args, name: str, img: int, batch: int) -> dict:
             cmd.append('--' + flag.replace('_', '-'))
     if args.amp:
         cmd += ['--amp-dtype', args.amp_dtype]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    env.setdefault('MALLOC_MMAP_THRESHOLD_', str(MMAP_THRESHOLD))  # see the module docstring
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f'memory measurement of {name} at {img}px batch {batch} failed:\n'
                            f'{proc.stderr[-3000:]}')
@@ -430,14 +450,19 @@ def print_report(results: dict) -> None:
           'step memory G / S | ratio | grouping share |')
     print('|---|---|---|---|---|---|---|---|---|')
     for case in results['cases']:
-        g, s = case['greenmim'], case['simmim']
         mem = case.get('memory')
         mem_text = (f"{mib(mem['greenmim']['step_bytes'])} / {mib(mem['simmim']['step_bytes'])}"
                     f" | {mem['step_ratio']:.2f}x" if mem else '- | -')
+        if 'greenmim' not in case:  # --no-time
+            print(f"| {case['img']} | {case['batch']} | - | - | - | - | {mem_text} | - |")
+            continue
+        g, s = case['greenmim'], case['simmim']
         print(f"| {case['img']} | {case['batch']} | {s['step_s_median']:.2f} s | "
               f"{g['step_s_median']:.2f} s | {case['speedup']:.2f}x | "
               f"{g['images_per_s']:.2f} / {s['images_per_s']:.2f} | {mem_text} | "
               f"{100 * g['grouping_share']:.1f}% |")
+    if 'greenmim' not in results['cases'][0]:
+        return
     first = results['cases'][0]['greenmim']
     print(f"\npadding (empty slots / visible tokens) at {results['cases'][0]['img']} px:")
     for p in first['padding']:
@@ -462,7 +487,7 @@ def plot(results: dict, path: str) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
-    cases = results['cases']
+    cases = [c for c in results['cases'] if 'greenmim' in c]  # none with --no-time
     labels = [f"{c['img']}px b{c['batch']}" for c in cases]
     xs = range(len(cases))
     ax.bar([x - 0.2 for x in xs], [c['simmim']['step_s_median'] for c in cases], 0.4,
@@ -478,7 +503,7 @@ def plot(results: dict, path: str) -> None:
     ax.legend()
 
     ax = axes[1]
-    with_mem = [c for c in cases if 'memory' in c]
+    with_mem = [c for c in results['cases'] if 'memory' in c]
     if with_mem:
         xs = range(len(with_mem))
         ax.bar([x - 0.2 for x in xs],
@@ -547,8 +572,11 @@ def main(argv=None) -> dict:
     results = dict(args=vars(args), machine=machine_info(args), cases=[], sweep=[])
     for text in args.cases:
         img, batch = parse_case(text)
-        print(f'[benchmark] {img}px batch {batch}: timing both models ...', flush=True)
-        case = time_case(args, img, batch, args.mask_ratio, ['greenmim', 'simmim'])
+        if args.no_time:
+            case = dict(img=img, batch=batch, mask_ratio=args.mask_ratio)
+        else:
+            print(f'[benchmark] {img}px batch {batch}: timing both models ...', flush=True)
+            case = time_case(args, img, batch, args.mask_ratio, ['greenmim', 'simmim'])
         if not args.no_memory:
             print(f'[benchmark] {img}px batch {batch}: memory, one process per model ...',
                   flush=True)

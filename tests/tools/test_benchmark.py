@@ -38,6 +38,8 @@ def test_json_is_complete(tiny_run):
         mem = case['memory'][name]
         assert mem['step_bytes'] >= 0 and mem['total_peak_bytes'] > mem['step_bytes']
         assert 'RSS' in mem['method']
+        # the workers fix glibc's mmap threshold (heap fragmentation would inflate the peak)
+        assert 'MALLOC_MMAP_THRESHOLD_=' in mem['method']
     assert case['speedup'] == pytest.approx(case['simmim']['step_s_median'] /
                                             case['greenmim']['step_s_median'])
     assert case['memory']['step_ratio'] == pytest.approx(
@@ -98,3 +100,21 @@ def test_amp_contenders_share_the_non_finite_skip_wrapper(tool_module):
         _, wrapper = bench.build_contender(name, cfg, 'cpu', bench.amp_dtype(args))
         assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
         assert wrapper.cast_dtype == torch.bfloat16
+
+
+def test_no_time_measures_memory_only(tool_module, tmp_path):
+    bench = tool_module('benchmark')
+    threads = torch.get_num_threads()
+    try:
+        results = bench.main(['--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1',
+                              '--mem-steps', '1', '--threads', '1',
+                              '--plot', str(tmp_path / 'mem.png')])
+    finally:
+        torch.set_num_threads(threads)
+    (case, ) = results['cases']
+    assert 'greenmim' not in case and 'speedup' not in case and results['sweep'] == []
+    assert set(case['memory']) >= {'greenmim', 'simmim', 'step_ratio'}
+    with Image.open(tmp_path / 'mem.png') as img:
+        assert img.format == 'PNG'
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--no-time', '--no-memory'])

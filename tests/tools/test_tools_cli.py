@@ -298,6 +298,17 @@ class TestMergeArgs:
         assert cfg.resume is True and cfg.load_from is None
         assert cfg.val_dataloader is None
 
+    def test_amp_on_cpu_warns_without_native_bf16(self, train_script, cls_config,
+                                                  monkeypatch):
+        from greenmim_mm.apis import training
+        assert training.cpu_bf16_is_native() in (True, False)  # torch still answers
+        for native, warned in ((False, True), (True, False), (None, False)):
+            logged = []
+            monkeypatch.setattr(training, 'cpu_bf16_is_native', lambda: native)
+            monkeypatch.setattr(training, 'print_log', lambda msg, **kw: logged.append(msg))
+            train_script.enable_amp(Config.fromfile(cls_config), cuda=False)
+            assert any('no native bfloat16' in msg for msg in logged) == warned
+
     def test_amp_on_gpu(self, train_script, cls_config):
         cfg = Config.fromfile(cls_config)
         train_script.enable_amp(cfg, cuda=True)

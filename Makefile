@@ -23,6 +23,8 @@ bench: install
 		--plot docs/benchmark/benchmark.png
 
 # The same under mixed precision: bf16 autocast on CPU, fp16 on CUDA (both contenders).
+# Needs bf16 hardware (AMX / AVX-512-BF16, or a GPU) for meaningful times; elsewhere
+# tools/benchmark.py --amp --no-time measures the step memory alone.
 bench-amp: install
 	$(PYTHON) tools/benchmark.py --amp --json docs/benchmark/benchmark_amp.json \
 		--plot docs/benchmark/benchmark_amp.png

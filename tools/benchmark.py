@@ -480,13 +480,8 @@ def print_report(results: dict) -> None:
                   f"{(str(round(case['speedup'], 2)) + 'x') if 'speedup' in case else '-'} |")
 
 
-def plot(results: dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    ax = axes[0]
+def _plot_step_time(ax, results: dict) -> None:
+    """Bars of both models' median step per case, with the speed-up."""
     cases = [c for c in results['cases'] if 'greenmim' in c]  # none with --no-time
     labels = [f"{c['img']}px b{c['batch']}" for c in cases]
     xs = range(len(cases))
@@ -502,7 +497,9 @@ def plot(results: dict, path: str) -> None:
     ax.set_title('Step time')
     ax.legend()
 
-    ax = axes[1]
+
+def _plot_step_memory(ax, results: dict) -> None:
+    """Bars of both models' step memory per case, with the ratio."""
     with_mem = [c for c in results['cases'] if 'memory' in c]
     if with_mem:
         xs = range(len(with_mem))
@@ -520,7 +517,9 @@ def plot(results: dict, path: str) -> None:
     ax.set_ylabel('step memory (MiB)')
     ax.set_title('Memory a step needs beyond model + optimizer')
 
-    ax = axes[2]
+
+def _plot_sweep(ax, results: dict) -> None:
+    """Step time against input size (and mask ratio at the smallest)."""
     sweep = results.get('sweep') or []
     sizes = [c for c in sweep if c['mask_ratio'] == results['args']['mask_ratio']]
     if sizes:
@@ -539,12 +538,28 @@ def plot(results: dict, path: str) -> None:
         ax.set_ylabel('training step (s, median)')
         ax.set_title(f"Sweep, batch {sizes[0]['batch']}")
         ax.legend()
+
+
+def plot(results: dict, path: str) -> None:
+    """Step time, step memory and the sweep side by side (memory alone with --no-time)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    panels = [_plot_step_memory]
+    if any('greenmim' in c for c in results['cases']):
+        panels = [_plot_step_time, _plot_step_memory, _plot_sweep]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 1, 4.2),
+                             squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        panel(ax, results)
     m = results['machine']
     model = ('Twins-SVT-L (baseline: dense, SimMIM-style)'
              if results['args'].get('model') == 'twins' else
              f"Swin-{results['args']['arch'] or 'base'}")
     fig.suptitle(f"{model}: {m['cpu']}, {m['threads']} threads, "
-                 f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}", fontsize=10)
+                 f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}, "
+                 f"{m.get('precision', 'float32')}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -21,8 +21,9 @@ the config asks for it, AdamW step, zero grad.
   mmap threshold fixed at 128 KiB (``MALLOC_MMAP_THRESHOLD_``, unless already set): by default
   glibc raises it after every large free, so the blocks of one step come from the heap and a
   freed block whose neighbours are still in use stays resident; at 224 px batch 2 that read
-  142-164 MB for a step that needs 69 MB (bf16) and 111-121 MB for 79 MB (fp32). "Total peak" is the process's peak RSS over everything
-  (model, optimizer state, gradients, steps).
+  142-164 MB for a step that needs 69 MB (bf16) and 111-121 MB for 79 MB (fp32).
+  "Total peak" is the process's peak RSS over everything (model, optimizer state,
+  gradients, steps).
 - GreenMIM internals: the share of its step spent computing the grouping (the encoder's
   ``sparse_plan``: token sets, window packing, masks, merge indices) and the padding of
   every stage (empty group slots / visible tokens).

@@ -8,9 +8,10 @@ matmul, the bf16 residual stream on CPU); the sparse encoder sums in a different
 gradients in float32. Bound: each stage output's error and the largest gradient error are
 at most ``FACTOR`` = 1.5 x the dense reference's (measured: 1.0-1.16 for outputs, 0.93-1.04
 for the worst gradient; single gradients 0.44-2.06), and every parameter's gradient error at
-most ``PER_PARAM_FACTOR`` = 3 x the dense one's, or below 2^-8 (half a bf16 ulp), where single gradients are at the rounding floor and their ratio is
-noise. Any real mistake (a matmul in the wrong precision, a leaking mask, a lost
-normalisation) shows as errors of the order of the values themselves.
+most ``PER_PARAM_FACTOR`` = 3 x the dense one's, or below 2^-8 (half a bf16 ulp), where
+single gradients are at the rounding floor and their ratio is noise. Any real mistake (a
+matmul in the wrong precision, a leaking mask, a lost normalisation) shows as errors of the
+order of the values themselves.
 """
 import pytest
 import torch

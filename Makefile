@@ -19,14 +19,14 @@ test-fast: install
 
 # GreenMIM vs SimMIM training steps side by side (~15 min on 2 cores); the README's table.
 bench: install
-	$(PYTHON) tools/benchmark.py --json docs/benchmark/benchmark.json \
+	$(PYTHON) tools/analysis_tools/benchmark.py --json docs/benchmark/benchmark.json \
 		--plot docs/benchmark/benchmark.png
 
 # The same under mixed precision: bf16 autocast on CPU, fp16 on CUDA (both contenders).
 # Needs bf16 hardware (AMX / AVX-512-BF16, or a GPU) for meaningful times; elsewhere
-# tools/benchmark.py --amp --no-time measures the step memory alone.
+# tools/analysis_tools/benchmark.py --amp --no-time measures the step memory alone.
 bench-amp: install
-	$(PYTHON) tools/benchmark.py --amp --json docs/benchmark/benchmark_amp.json \
+	$(PYTHON) tools/analysis_tools/benchmark.py --amp --json docs/benchmark/benchmark_amp.json \
 		--plot docs/benchmark/benchmark_amp.png
 
 benchmark: bench

@@ -1,6 +1,6 @@
 # Continue GreenMIM pre-training from the authors' released Swin-B (window 7) checkpoint.
 #
-#   python tools/convert_checkpoint.py greenmim_swin_base_w7.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w7.pth \
 #       checkpoints/greenmim_swin-b-w7_official_full.pth --from official --keep-decoder \
 #       --config configs/greenmim_swin_b_official_pretrain.py
 #   python tools/train.py configs/greenmim_swin_b_official_pretrain.py
@@ -24,4 +24,4 @@ model = dict(
         patch_cfg=dict(norm_cfg=ln_cfg)),
     neck=dict(norm_cfg=ln_cfg, pos_embed_layout='mae'))
 
-load_from = 'checkpoints/greenmim_swin-b-w7_official_full.pth'  # tools/convert_checkpoint.py
+load_from = 'checkpoints/greenmim_swin-b-w7_official_full.pth'  # tools/model_converters/convert_checkpoint.py

@@ -1,6 +1,6 @@
 # Continue GreenMIM pre-training from the authors' released Swin-B (window 14) checkpoint.
 #
-#   python tools/convert_checkpoint.py greenmim_swin_base_w14.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w14.pth \
 #       checkpoints/greenmim_swin-b-w14_official_full.pth --from official --keep-decoder \
 #       --config configs/greenmim_swin_b_w14_official_pretrain.py
 #   python tools/train.py configs/greenmim_swin_b_w14_official_pretrain.py
@@ -26,4 +26,4 @@ model = dict(
                  downsample_cfg=dict(norm_cfg=ln_cfg)),
         ]))
 
-load_from = 'checkpoints/greenmim_swin-b-w14_official_full.pth'  # tools/convert_checkpoint.py
+load_from = 'checkpoints/greenmim_swin-b-w14_official_full.pth'  # tools/model_converters/convert_checkpoint.py

@@ -1,6 +1,6 @@
 # Continue GreenMIM pre-training from the authors' released Swin-L (window 14) checkpoint.
 #
-#   python tools/convert_checkpoint.py greenmim_swin_large_w14.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_large_w14.pth \
 #       checkpoints/greenmim_swin-l-w14_official_full.pth --from official --keep-decoder \
 #       --config configs/greenmim_swin_l_w14_official_pretrain.py
 #   python tools/train.py configs/greenmim_swin_l_w14_official_pretrain.py
@@ -14,4 +14,4 @@ model = dict(
     backbone=dict(arch='large'),
     neck=dict(embed_dim=1536))  # 8 * embed_dims of Swin-L
 
-load_from = 'checkpoints/greenmim_swin-l-w14_official_full.pth'  # tools/convert_checkpoint.py
+load_from = 'checkpoints/greenmim_swin-l-w14_official_full.pth'  # tools/model_converters/convert_checkpoint.py

@@ -2,7 +2,7 @@
 
 Importing the package is all a config needs (``custom_imports=dict(imports=['greenmim_mm'],
 allow_failed_imports=False)``): it registers the models, datasets and transforms in
-mmpretrain's registries, the generic hooks and the CPU AMP optimizer wrapper in mmengine's root
+mmpretrain's registries, the generic hooks and optimizer wrappers in mmengine's root
 registries (every scope finds them), the mmdet-side modules when mmdet is installed, and makes
 checkpoints of this stack loadable under torch's ``weights_only=True`` default
 (``greenmim_mm.compat``), so mmdet's and mmpretrain's own tools and inferencers work on our
@@ -10,7 +10,7 @@ configs and checkpoints.
 """
 from .version import __version__
 from . import compat  # noqa: F401,I001  (upstream workarounds; first, as the rest may load)
-from . import datasets, engine, models, utils  # noqa: F401  (registers modules)
+from . import datasets, engine, models  # noqa: F401  (registers modules)
 
 try:  # mmdet-side modules (COCO dataset checks, layer decay for detectors)
     from . import det  # noqa: F401

@@ -4,7 +4,7 @@
 #
 #   1. data/demo: generated COCO-style shapes (skipped when present)
 #   2. GreenMIM pretraining of a small Swin on data/demo/pretrain, plus reconstruction pictures
-#   3. conversion of the pretrained backbone for mmdet (tools/convert_checkpoint.py)
+#   3. conversion of the pretrained backbone for mmdet (tools/model_converters/convert_checkpoint.py)
 #   4. Mask R-CNN fine-tuning on data/demo from that backbone, data-parallel over 2 processes,
 #      then tools/test.py: COCO bbox and segm AP on the val split, pictures of the predictions
 #   5. the results
@@ -100,7 +100,7 @@ if [[ -f $DATA/annotations/instances_val.json && -d $DATA/pretrain ]]; then
     say "found $DATA ($(ls "$DATA"/val | wc -l) val images);" \
         "delete it (make clean-data) to regenerate"
 else
-    run "$WORK/make_demo_data.log" "$PYTHON" tools/make_demo_data.py --out "$DATA" --seed 0
+    run "$WORK/make_demo_data.log" "$PYTHON" tools/dataset_converters/make_demo_data.py --out "$DATA" --seed 0
     tail -n 3 "$WORK/make_demo_data.log"
 fi
 
@@ -109,11 +109,11 @@ run "$WORK/pretrain.log" "$PYTHON" tools/train.py "$PRETRAIN_CFG" --work-dir "$W
 PRETRAINED=$(cat "$WORK/pretrain/last_checkpoint")
 say "checkpoint: $PRETRAINED"
 say "drawing reconstructions of 4 val images (never seen in pretraining)"
-run "$WORK/reconstruction.log" "$PYTHON" tools/visualize_reconstruction.py "$PRETRAIN_CFG" \
+run "$WORK/reconstruction.log" "$PYTHON" tools/visualization/visualize_reconstruction.py "$PRETRAIN_CFG" \
     "$PRETRAINED" "$DATA"/val/00000{1,2,3,4}.jpg --out "$WORK/reconstruction"
 
 step "Converting the pretrained backbone for mmdet"
-if ! "$PYTHON" tools/convert_checkpoint.py "$PRETRAINED" "$BACKBONE" --config "$DET_CFG" 2>&1 \
+if ! "$PYTHON" tools/model_converters/convert_checkpoint.py "$PRETRAINED" "$BACKBONE" --config "$DET_CFG" 2>&1 \
         | tee "$WORK/convert.log"; then
     fail "$WORK/convert.log"
 fi

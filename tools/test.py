@@ -2,7 +2,7 @@
 
 mmdet's ``tools/test.py`` (``--out``, ``--show-dir``, ``--cfg-options`` merged last), plus the
 gloo fallback of ``--launcher`` without CUDA and a clear error for unregistered types (see
-``greenmim_mm/apis/testing.py``). The checkpoint check comes from our configs, so mmdet's own
+``greenmim_mm/cli/test.py``). The checkpoint check comes from our configs, so mmdet's own
 ``tools/test.py`` runs it too.
 
 Example::
@@ -11,14 +11,7 @@ Example::
         --out results.pkl --show-dir vis
     bash tools/dist_test.sh CONFIG CHECKPOINT 2
 """
-import os.path as osp
-import sys
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)  # the checkout's greenmim_mm, installed or not
-
-from greenmim_mm.apis.testing import main  # noqa: E402
+from greenmim_mm.cli.test import main
 
 if __name__ == '__main__':
     main()

@@ -3,7 +3,7 @@
 mmpretrain's ``tools/train.py`` (same flags, ``--cfg-options`` merged last), plus only what a
 config cannot express: ``--amp`` on a machine without CUDA (bfloat16 autocast), the gloo
 fallback of ``--launcher`` without CUDA, and a clear error for unregistered types (see
-``greenmim_mm/apis/training.py``). Everything else -- atomic checkpoints, the checkpoint check,
+``greenmim_mm/cli/train.py``). Everything else -- atomic checkpoints, the checkpoint check,
 rank-averaged loss logging -- is declared by our configs, so mmpretrain's and mmdet's own
 ``tools/train.py`` (and ``mim train``) give the same run.
 
@@ -18,14 +18,7 @@ Under slurm, mmengine reads ``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_LOCALID`
 first host of ``SLURM_NODELIST`` (via ``scontrol``); ``MASTER_PORT`` (default 29500) must
 differ between jobs sharing a node. Interrupted runs continue with ``--resume``.
 """
-import os.path as osp
-import sys
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)  # the checkout's greenmim_mm, installed or not
-
-from greenmim_mm.apis.training import main  # noqa: E402
+from greenmim_mm.cli.train import main
 
 if __name__ == '__main__':
     main()

@@ -3,9 +3,9 @@
 # minutes on 2 CPU cores on the generated shapes of data/demo (192 px, 4 classes).
 # `make demo` (tools/run_demo.sh) runs the whole pipeline; by hand:
 #
-#   python tools/make_demo_data.py --out data/demo --seed 0
+#   python tools/dataset_converters/make_demo_data.py --out data/demo --seed 0
 #   python tools/train.py configs/demo/greenmim_demo_pretrain.py --work-dir work_dirs/demo/pretrain
-#   python tools/convert_checkpoint.py work_dirs/demo/pretrain/iter_300.pth \
+#   python tools/model_converters/convert_checkpoint.py work_dirs/demo/pretrain/iter_300.pth \
 #       work_dirs/demo/greenmim_backbone.pth --config configs/demo/mask-rcnn_greenmim_demo.py
 #   OMP_NUM_THREADS=1 tools/dist_train.sh configs/demo/mask-rcnn_greenmim_demo.py 2 \
 #       --work-dir work_dirs/demo/det --no-validate
@@ -32,7 +32,7 @@ _base_ = [
 
 custom_imports = dict(imports=['greenmim_mm', 'greenmim_mm.det'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/demo/greenmim_backbone.pth'  # tools/convert_checkpoint.py output
+pretrained = 'work_dirs/demo/greenmim_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
 classes = ('circle', 'rectangle', 'triangle', 'ellipse')
 num_classes = len(classes)
 img_size = 192
@@ -83,7 +83,7 @@ model = dict(
 
 # ---------------------------------------------------------------------------- data
 data_root = 'data/demo/'
-demo_hint = 'Generate the demo data first: python tools/make_demo_data.py --out data/demo'
+demo_hint = 'Generate the demo data first: python tools/dataset_converters/make_demo_data.py --out data/demo'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),

@@ -2,7 +2,7 @@
 # the paper follows (100 epochs, 20 warm-up, AdamW wd 0.05, layer decay 0.9, drop path 0.1,
 # base lr 1.25e-3 per 512 images), reported at 83.8 top-1.
 #
-#   python tools/convert_checkpoint.py work_dirs/greenmim_swin_b_pretrain/epoch_200.pth \
+#   python tools/model_converters/convert_checkpoint.py work_dirs/greenmim_swin_b_pretrain/epoch_200.pth \
 #       checkpoints/greenmim_swin-b-w7_backbone_cls.pth \
 #       --config configs/finetune/greenmim_swin_b_in1k_ft.py
 #   bash tools/dist_train.sh configs/finetune/greenmim_swin_b_in1k_ft.py 8
@@ -19,7 +19,7 @@ default_hooks = dict(
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     dist_loss_average=dict(type='DistLossAverageHook'))
 
-pretrained = 'checkpoints/greenmim_swin-b-w7_backbone_cls.pth'  # tools/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-b-w7_backbone_cls.pth'  # tools/model_converters/convert_checkpoint.py
 # LayerNorm eps of the authors' encoder; mmpretrain's default (1e-5, used by
 # configs/greenmim_swin_b_pretrain.py) differs by ~3e-5 relative. Match your checkpoint.
 ln_cfg = dict(type='LN', eps=1e-6)

@@ -2,7 +2,7 @@
 # the Swin-B recipe of greenmim_swin_b_in1k_ft.py (the authors published no Swin-B w14
 # fine-tuning config).
 #
-#   python tools/convert_checkpoint.py greenmim_swin_base_w14.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w14.pth \
 #       checkpoints/greenmim_swin-b-w14_backbone_cls.pth --from official \
 #       --config configs/finetune/greenmim_swin_b_w14_in1k_ft.py
 #   bash tools/dist_train.sh configs/finetune/greenmim_swin_b_w14_in1k_ft.py 8
@@ -11,7 +11,7 @@
 # runs at 224 px, so the converted tables fit as they are.
 _base_ = ['./greenmim_swin_b_in1k_ft.py']
 
-pretrained = 'checkpoints/greenmim_swin-b-w14_backbone_cls.pth'  # tools/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-b-w14_backbone_cls.pth'  # tools/model_converters/convert_checkpoint.py
 ln_cfg = dict(type='LN', eps=1e-6)
 model = dict(
     backbone=dict(

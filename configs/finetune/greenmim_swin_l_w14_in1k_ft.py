@@ -3,7 +3,7 @@
 # drop path 0.3, warm-up lr 2e-7, min lr 3.5e-7), reported at 85.1 top-1 (they fine-tuned with
 # a total batch of 768; lr scales linearly with the batch here, as in SimMIM's code).
 #
-#   python tools/convert_checkpoint.py greenmim_swin_large_w14.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_large_w14.pth \
 #       checkpoints/greenmim_swin-l-w14_backbone_cls.pth --from official \
 #       --config configs/finetune/greenmim_swin_l_w14_in1k_ft.py
 #   bash tools/dist_train.sh configs/finetune/greenmim_swin_l_w14_in1k_ft.py 8
@@ -11,7 +11,7 @@
 # Windows 14, 14, 14, 7 without padding, as Microsoft's Swin runs at 224 px.
 _base_ = ['./greenmim_swin_b_w14_in1k_ft.py']
 
-pretrained = 'checkpoints/greenmim_swin-l-w14_backbone_cls.pth'  # tools/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-l-w14_backbone_cls.pth'  # tools/model_converters/convert_checkpoint.py
 model = dict(
     backbone=dict(
         arch='large',

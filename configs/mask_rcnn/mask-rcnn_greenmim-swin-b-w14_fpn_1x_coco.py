@@ -1,6 +1,6 @@
 # Mask R-CNN + FPN on the authors' GreenMIM Swin-B (window 14) release, COCO 2017, 12 epochs.
 #
-#   python tools/convert_checkpoint.py greenmim_swin_base_w14.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w14.pth \
 #       checkpoints/greenmim_swin-b-w14_backbone.pth --from official \
 #       --config configs/mask_rcnn/mask-rcnn_greenmim-swin-b-w14_fpn_1x_coco.py
 #   bash tools/dist_train.sh configs/mask_rcnn/mask-rcnn_greenmim-swin-b-w14_fpn_1x_coco.py 8
@@ -10,7 +10,7 @@
 # resizes those relative-position tables 13x13 -> 27x27 bicubically (it prints each one).
 _base_ = ['./mask-rcnn_greenmim-swin-b_fpn_1x_coco.py']
 
-pretrained = 'checkpoints/greenmim_swin-b-w14_backbone.pth'  # tools/convert_checkpoint.py output
+pretrained = 'checkpoints/greenmim_swin-b-w14_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
 model = dict(
     backbone=dict(
         window_size=14,

@@ -1,7 +1,7 @@
 # Mask R-CNN + FPN on a GreenMIM-pretrained Swin-B (window 7), COCO 2017, 12 epochs.
 #
 #   # 1. the backbone checkpoint: an authors' release (or --from greenmim_mm for ours)
-#   python tools/convert_checkpoint.py greenmim_swin_base_w7.pth \
+#   python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w7.pth \
 #       checkpoints/greenmim_swin-b-w7_backbone.pth --from official \
 #       --config configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py
 #   # 2. train (8 GPUs x 2 images, as mmdet's Swin configs) and test
@@ -19,7 +19,7 @@ _base_ = [
 
 custom_imports = dict(imports=['greenmim_mm', 'greenmim_mm.det'], allow_failed_imports=False)
 
-pretrained = 'checkpoints/greenmim_swin-b-w7_backbone.pth'  # tools/convert_checkpoint.py output
+pretrained = 'checkpoints/greenmim_swin-b-w7_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
 # The authors' encoder uses LayerNorm eps 1e-6 everywhere (mmpretrain's default is 1e-5, which
 # configs/greenmim_swin_b_pretrain.py keeps; either way the difference is ~3e-5 relative).
 ln_cfg = dict(type='LN', eps=1e-6)

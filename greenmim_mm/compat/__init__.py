@@ -6,8 +6,6 @@ module                 upstream behaviour worked around            switched on
 ``weights_only``       torch >= 2.6 loads with ``weights_only``;   ``import greenmim_mm``, on
                        mmengine 0.10.7 checkpoints pickle          torch >= 2.6
                        ``HistoryBuffer`` and numpy values
-``cpu_amp``            mmengine 0.10.7 ``AmpOptimWrapper``         ``--amp`` without CUDA
-                       asserts a GPU
 ``cpu_dist``           mmengine 0.10.7 launchers assume CUDA       ``--launcher`` without CUDA
                        (NCCL, ``cuda.set_device``, DDP devices)
 ``checkpoint_order``   mmengine 0.10.7 ``CheckpointHook`` deletes  ``AtomicCheckpointHook`` on
@@ -23,8 +21,7 @@ module                 upstream behaviour worked around            switched on
 Each has a test under ``tests/compat/`` that checks the upstream behaviour itself and fails
 the day it changes, so the workaround can be removed.
 """
-from . import cpu_amp, weights_only  # noqa: F401  (cpu_amp registers CpuAmpOptimWrapper)
-from .cpu_amp import CpuAmpOptimWrapper
+from . import weights_only
 from .cpu_dist import setup_cpu_distributed
 from .gloo_exit import close_distributed, exit_finished_rank
 from .weights_only import register_checkpoint_safe_globals
@@ -33,6 +30,6 @@ if weights_only.NEEDED:
     register_checkpoint_safe_globals()
 
 __all__ = [
-    'CpuAmpOptimWrapper', 'close_distributed', 'exit_finished_rank',
-    'register_checkpoint_safe_globals', 'setup_cpu_distributed'
+    'close_distributed', 'exit_finished_rank', 'register_checkpoint_safe_globals',
+    'setup_cpu_distributed'
 ]

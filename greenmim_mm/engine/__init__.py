@@ -1,2 +1,1 @@
-from . import hooks, optim_wrappers  # noqa: F401
-from . import atomic_checkpoint, checkpoint_check, config_errors, dist_loss_hook  # noqa: F401
+from . import hooks, optim_wrappers  # noqa: F401  (registers the hooks and wrappers)

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
-from greenmim_mm.utils.convert import (convert_official_decoder, convert_official_swin,
+from greenmim_mm.models.utils.ckpt_convert import (convert_official_decoder, convert_official_swin,
                                        set_window_sizes)
 from tests.official_layout import authors_release_shapes, mae_pos_embed
 

@@ -1,7 +1,6 @@
 """Pre-training configs: every model builds, the recipe matches the paper, training runs,
 the data check speaks clearly, the demo learns, and a resumed run equals an uninterrupted one."""
 import copy
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -19,6 +18,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.compat import register_checkpoint_safe_globals
+from tests.helpers import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
@@ -46,15 +46,6 @@ def write_images(folder: str, num: int, size: int = 192, seed: int = 0) -> None:
                 cv2.rectangle(img, (center[0] - half[0], center[1] - half[1]),
                               (center[0] + half[0], center[1] + half[1]), color, -1)
         cv2.imwrite(osp.join(folder, f'{i:04d}.jpg'), img)
-
-
-def load_tool(name: str):
-    """Import ``tools/<name>.py`` as a module (tools/ is not a package)."""
-    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_pretrain_test_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build_model(cfg: Config):

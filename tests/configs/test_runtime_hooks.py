@@ -12,9 +12,9 @@ from mmengine.config import Config
 from mmengine.registry import HOOKS, OPTIM_WRAPPERS, DefaultScope
 
 import greenmim_mm  # noqa: F401  (registers the hooks)
-from greenmim_mm.engine.atomic_checkpoint import AtomicCheckpointHook
-from greenmim_mm.engine.checkpoint_check import CheckpointCompatibilityHook
-from greenmim_mm.engine.dist_loss_hook import DistLossAverageHook
+from greenmim_mm.engine.hooks.atomic_checkpoint import AtomicCheckpointHook
+from greenmim_mm.engine.hooks.checkpoint_check import CheckpointCompatibilityHook
+from greenmim_mm.engine.hooks.dist_loss_hook import DistLossAverageHook
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # configs/benchmark/ holds mmpretrain's own SimMIM config (the benchmark's baseline) unchanged.

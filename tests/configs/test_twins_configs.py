@@ -102,11 +102,11 @@ def test_demo_loss_falls(tmp_path, restore_determinism):
 
 def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     """The detector's backbone is the dense SVT-L with FPN on 4 stages, and a converted
-    pretraining checkpoint (tools/convert_checkpoint.py) loads into it without missing keys."""
+    pretraining checkpoint (tools/model_converters/convert_checkpoint.py) loads into it without missing keys."""
     pytest.importorskip('mmdet')
     from mmdet.registry import MODELS as DET_MODELS
     from mmdet.utils import register_all_modules
-    from tests.configs.test_pretrain_configs import load_tool
+    from tests.helpers import load_tool
 
     cfg = Config.fromfile(DET)
     assert cfg.model.backbone.type == 'mmpretrain.GreenMIMSVT'

@@ -1,7 +1,7 @@
 """End to end, through the command-line tools, on a tiny copy of the demo data.
 
 ``make demo`` in miniature: generate data -> GreenMIM pretraining (2 iterations) ->
-tools/convert_checkpoint.py -> Mask R-CNN fine-tuning (20 iterations) -> tools/test.py with
+tools/model_converters/convert_checkpoint.py -> Mask R-CNN fine-tuning (20 iterations) -> tools/test.py with
 ``--show-dir``; the COCO bbox and segm APs must come out finite. Plus: tools/test.py on the COCO
 config without data/coco stops with the expected layout.
 """
@@ -38,7 +38,7 @@ def write_config(path, base, body):
 @pytest.mark.slow
 def test_pretrain_convert_finetune_test(tmp_path):
     data = tmp_path / 'demo'
-    run(osp.join(REPO, 'tools/make_demo_data.py'), '--out', data, '--seed', '1',
+    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
         '--num-train', 12, '--num-val', 4, '--num-pretrain', 0)
     work = tmp_path / 'work'
 
@@ -55,7 +55,7 @@ custom_hooks = []
     assert pretrained.endswith('iter_2.pth')
 
     backbone = work / 'backbone.pth'
-    log = run(osp.join(REPO, 'tools/convert_checkpoint.py'), pretrained, backbone, '--config',
+    log = run(osp.join(REPO, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone, '--config',
               DET_CFG)
     assert 'missing keys: none' in log and 'unexpected keys: none' in log
 

@@ -59,7 +59,7 @@ def assert_our_hooks(log: str, dumped_config: str) -> None:
 @pytest.fixture(scope='module')
 def data(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('upstream') / 'demo'
-    run(osp.join(REPO, 'tools/make_demo_data.py'), '--out', root, '--seed', '2',
+    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', root, '--seed', '2',
         '--num-train', 4, '--num-val', 2, '--num-pretrain', 8, '--size', 96, cwd=REPO)
     return str(root)
 

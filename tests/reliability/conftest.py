@@ -9,7 +9,7 @@ from tests.reliability.helpers import load_tool
 
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory) -> str:
-    """``tools/make_demo_data.py`` output at 64 px: 12 pre-training images, 2 train + 1 val
+    """``tools/dataset_converters/make_demo_data.py`` output at 64 px: 12 pre-training images, 2 train + 1 val
     annotated ones."""
     root = str(tmp_path_factory.mktemp('reliability') / 'demo')
     load_tool('make_demo_data').main([

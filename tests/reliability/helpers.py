@@ -3,19 +3,17 @@
 Subprocess runs use ``OMP_NUM_THREADS=1``: on a busy 2-core machine two intra-op threads make
 the demo model's small ops up to ~100x slower (spinning OpenMP barriers).
 """
-import importlib.util
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
-from types import ModuleType
 from typing import Dict, List
 
 import torch
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO_ROOT, 'tools')
+from tests.helpers import REPO_ROOT, TOOLS_DIR as TOOLS, load_tool  # noqa: F401  (re-exported)
+
 DEMO_PRETRAIN = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
 DEMO_DET = osp.join(REPO_ROOT, 'configs', 'demo', 'mask-rcnn_greenmim_demo.py')
 
@@ -49,15 +47,6 @@ RANDOM_PIPELINE = """[
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs'),
 ]"""
-
-
-def load_tool(name: str) -> ModuleType:
-    """Import ``tools/<name>.py`` as a module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f'_reliability_{name}',
-                                                  osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_tiny_pretrain_config(path: str,

@@ -2,7 +2,7 @@
 
 mmengine 0.10.7 writes checkpoints in place and deletes the oldest kept one before writing the
 new one; ``AtomicCheckpointHook`` (declared by our base runtime configs) writes atomically and
-deletes afterwards. See greenmim_mm/engine/atomic_checkpoint.py and
+deletes afterwards. See greenmim_mm/engine/hooks/atomic_checkpoint.py and
 greenmim_mm/compat/checkpoint_order.py.
 """
 import os
@@ -17,8 +17,8 @@ from mmengine.config import Config
 from mmengine.fileio import LocalBackend
 from mmengine.runner import Runner
 
-import greenmim_mm.engine.atomic_checkpoint as atomic
-from greenmim_mm.engine.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
+import greenmim_mm.engine.hooks.atomic_checkpoint as atomic
+from greenmim_mm.engine.hooks.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
                                                   remove_stale_tmp_files)
 from greenmim_mm.compat import checkpoint_order, register_checkpoint_safe_globals
 from tests.reliability.helpers import load_tool, state_dict_of, write_tiny_pretrain_config

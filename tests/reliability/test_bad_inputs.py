@@ -36,8 +36,8 @@ from mmengine.registry import DefaultScope
 import greenmim_mm  # noqa: F401  (registers the modules)
 import greenmim_mm.datasets.transforms as transforms
 from greenmim_mm.datasets.transforms import ImageLoadError, SafeLoadImageFromFile
-from greenmim_mm.engine.checkpoint_check import CheckpointMismatchError
-from greenmim_mm.engine.config_errors import UnregisteredTypeError
+from greenmim_mm.engine.hooks.checkpoint_check import CheckpointMismatchError
+from greenmim_mm.cli.config_errors import UnregisteredTypeError
 from tests.reliability.helpers import (DEMO_DET, DEMO_PRETRAIN, load_tool,
                                        write_tiny_pretrain_config)
 
@@ -331,7 +331,7 @@ def test_rejects_silent_settings(kwargs):
 
 
 def test_registry_hints_leave_other_key_errors_alone():
-    from greenmim_mm.engine.config_errors import registry_hints
+    from greenmim_mm.cli.config_errors import registry_hints
     with pytest.raises(KeyError) as info:
         with registry_hints('config.py'):
             raise KeyError('img_path')
@@ -339,7 +339,7 @@ def test_registry_hints_leave_other_key_errors_alone():
 
 
 def test_checkpoint_check_allows_extra_weights_and_names_prefixes():
-    from greenmim_mm.engine.checkpoint_check import check_checkpoint_fits
+    from greenmim_mm.engine.hooks.checkpoint_check import check_checkpoint_fits
     model = {'backbone.w': torch.zeros(2, 3), 'head.b': torch.zeros(2)}
     fits = {'module.backbone.w': torch.ones(2, 3), 'head.b': torch.ones(2), 'ema.x': torch.ones(1)}
     diff = check_checkpoint_fits(model, dict(state_dict=fits))  # DDP prefix, an extra weight

@@ -163,7 +163,7 @@ def test_batch_wise_mask_is_the_same_on_every_rank(torch_seeds):
 def test_loss_average_hook_never_mismatches_collectives():
     """Same keys on both ranks: averaged. Different keys: left alone with a warning, and no
     rank waits for a collective the other never joins."""
-    from greenmim_mm.engine.dist_loss_hook import DistLossAverageHook
+    from greenmim_mm.engine.hooks.dist_loss_hook import DistLossAverageHook
 
     def fn(rank: int) -> list:
         hook = DistLossAverageHook()

@@ -1,4 +1,4 @@
-"""tools/benchmark.py: a tiny run produces well-formed output (no timing assertions)."""
+"""tools/analysis_tools/benchmark.py: a tiny run produces well-formed output (no timing assertions)."""
 import json
 import os.path as osp
 

@@ -1,4 +1,4 @@
-"""tools/benchmark.py --model twins: GreenMIM vs the same Twins run densely (tiny configs)."""
+"""tools/analysis_tools/benchmark.py --model twins: GreenMIM vs the same Twins run densely (tiny configs)."""
 import json
 import os.path as osp
 

@@ -1,4 +1,4 @@
-"""tools/convert_checkpoint.py and greenmim_mm.utils.convert.
+"""tools/model_converters/convert_checkpoint.py and greenmim_mm.models.utils.ckpt_convert.
 
 The oracle for the authors' layout is a small dense Swin written here in the original
 (Microsoft) layout: its own key names, position-major patch merging in the order
@@ -8,7 +8,6 @@ namespace), is converted by the CLI and loaded into mmpretrain's ``SwinTransform
 ``GreenMIMSwinTransformer``: both must compute the same features on the same input.
 """
 import argparse
-import importlib.util
 import os.path as osp
 from collections import OrderedDict
 
@@ -21,21 +20,18 @@ from mmpretrain.models import SwinTransformer
 from mmpretrain.models.utils.attention import WindowMSA
 
 from greenmim_mm.models.backbones import GreenMIMSwinTransformer
-from greenmim_mm.utils.convert import (add_output_norms, convert_official_swin, detect_format,
+from greenmim_mm.models.utils.ckpt_convert import (add_output_norms, convert_official_swin, detect_format,
                                        infer_swin_arch, merge_mmcv_to_swin, merge_swin_to_mmcv,
                                        relative_position_index, resize_relative_position_table,
                                        set_window_sizes, unwrap_state_dict)
+from tests.helpers import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EPS = 1e-6
 
 
 def load_cli():
-    spec = importlib.util.spec_from_file_location(
-        'convert_checkpoint_cli', osp.join(REPO, 'tools', 'convert_checkpoint.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('convert_checkpoint')
 
 
 # --------------------------------------------------------------- reference: Microsoft layout

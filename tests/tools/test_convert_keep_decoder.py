@@ -1,4 +1,4 @@
-"""``tools/convert_checkpoint.py --keep-decoder``: an authors' checkpoint -> a full GreenMIM.
+"""``tools/model_converters/convert_checkpoint.py --keep-decoder``: an authors' checkpoint -> a full GreenMIM.
 
 The authors' checkpoints are built from our own tiny GreenMIM, written key by key in their
 layout (``tests/official_layout.py``). The converted file must load with ``strict=True`` and
@@ -15,7 +15,7 @@ from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.necks import mae_sincos_pos_embed_2d, sincos_pos_embed_2d
-from greenmim_mm.utils.convert import convert_official_decoder, detect_pos_embed_layout
+from greenmim_mm.models.utils.ckpt_convert import convert_official_decoder, detect_pos_embed_layout
 from tests.official_layout import (authors_decoder_reference, authors_state_dict,
                                    mae_pos_embed, wrap_release)
 

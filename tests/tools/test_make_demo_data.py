@@ -1,4 +1,4 @@
-"""tools/make_demo_data.py: a valid, deterministic COCO instance-segmentation set."""
+"""tools/dataset_converters/make_demo_data.py: a valid, deterministic COCO instance-segmentation set."""
 import glob
 import itertools
 import os.path as osp

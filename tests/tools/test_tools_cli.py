@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
+from tests.helpers import REPO_ROOT, tool_path
 from tests.ports import free_port
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
 
 # A tiny ResNet classifier on 32x32 images in class folders: 2 iterations take well under a
 # second, so the subprocess start-up (imports) dominates.
@@ -130,8 +128,8 @@ def run(args: List[str], cwd: str, timeout: int = 180,
 
 
 def tool(name: str) -> str:
-    """Absolute path of a script in tools/."""
-    return osp.join(TOOLS_DIR, name)
+    """Absolute path of a script in tools/ (``'train.py'``, ``'make_demo_data.py'``, ...)."""
+    return tool_path(name.rsplit('.', 1)[0])
 
 
 @pytest.fixture(scope='module')
@@ -272,12 +270,12 @@ class TestMergeArgs:
 
     @pytest.fixture(scope='class')
     def train_script(self):
-        from greenmim_mm.apis import training
+        from greenmim_mm.cli import training
         return training
 
     @pytest.fixture(scope='class')
     def eval_script(self):
-        from greenmim_mm.apis import testing
+        from greenmim_mm.cli import testing
         return testing
 
     def merged(self, module, cls_config, *argv: str) -> Config:
@@ -300,7 +298,7 @@ class TestMergeArgs:
 
     def test_amp_on_cpu_warns_without_native_bf16(self, train_script, cls_config,
                                                   monkeypatch):
-        from greenmim_mm.apis import training
+        from greenmim_mm.cli import training
         assert training.cpu_bf16_is_native() in (True, False)  # torch still answers
         for native, warned in ((False, True), (True, False), (None, False)):
             logged = []

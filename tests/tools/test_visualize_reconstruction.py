@@ -1,5 +1,4 @@
-"""tools/visualize_reconstruction.py and the training hook write valid pictures."""
-import importlib.util
+"""tools/visualization/visualize_reconstruction.py and the training hook write valid pictures."""
 import os.path as osp
 import uuid
 
@@ -14,17 +13,14 @@ from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.engine.hooks import reconstruction_panels
+from tests.helpers import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
 
 
 def load_visualize_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'visualize_reconstruction.py')
-    spec = importlib.util.spec_from_file_location('_visualize_reconstruction', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('visualize_reconstruction')
 
 
 def write_image(path: str, size=(150, 200), seed: int = 0) -> None:

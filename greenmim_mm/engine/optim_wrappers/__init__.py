@@ -1,7 +1,9 @@
+"""Optimizer wrappers, registered in mmengine's root ``OPTIM_WRAPPERS`` registry."""
+from .cpu_amp import CpuAmpOptimWrapper
 from .nonfinite import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipCpuAmpOptimWrapper,
                         NonFiniteSkipMixin, NonFiniteSkipOptimWrapper, NonFiniteStepError)
 
 __all__ = [
-    'NonFiniteSkipMixin', 'NonFiniteSkipOptimWrapper', 'NonFiniteSkipAmpOptimWrapper',
-    'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError'
+    'CpuAmpOptimWrapper', 'NonFiniteSkipMixin', 'NonFiniteSkipOptimWrapper',
+    'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError'
 ]

@@ -25,7 +25,7 @@ from mmengine import dist
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
-from ...compat.cpu_amp import CpuAmpOptimWrapper
+from .cpu_amp import CpuAmpOptimWrapper
 
 
 class NonFiniteStepError(RuntimeError):

@@ -220,7 +220,7 @@ class GreenMIM(BaseSelfSupervisor):
             mask: Optional[torch.Tensor] = None,
             generator: Optional[torch.Generator] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Reconstruct images for inspection (see ``tools/visualize_reconstruction.py``).
+        """Reconstruct images for inspection (see ``tools/visualization/visualize_reconstruction.py``).
 
         Args:
             inputs (torch.Tensor): Pre-processed images ``(B, C, H, W)``.

@@ -239,7 +239,7 @@ def test_no_leak_across_windows_with_large_logits():
 
 @pytest.mark.parametrize('autocast', [None, torch.bfloat16])
 def test_sparse_blocks_use_the_memory_lean_functions(autocast):
-    # The memory figures of tools/benchmark.py rely on these; a refactor that falls back to
+    # The memory figures of tools/analysis_tools/benchmark.py rely on these; a refactor that falls back to
     # the plain modules would still be exact, so check the graph itself (also under AMP).
     model = build(7, 224)
     model.train()

@@ -31,14 +31,14 @@ the config asks for it, AdamW step, zero grad.
 
 Writes a table to stdout, ``--json`` and a PNG plot (``--plot``). Examples::
 
-    python tools/benchmark.py                       # the full set (make bench), ~15 min on 2 cores
-    python tools/benchmark.py --cases 224:8 --no-sweep --no-memory
-    python tools/benchmark.py --arch small --img 224 320 --batch 4 --no-sweep
-    python tools/benchmark.py --arch tiny --cases 224:1 --iters 1 --warmup 1 \\
+    python tools/analysis_tools/benchmark.py                       # the full set (make bench), ~15 min on 2 cores
+    python tools/analysis_tools/benchmark.py --cases 224:8 --no-sweep --no-memory
+    python tools/analysis_tools/benchmark.py --arch small --img 224 320 --batch 4 --no-sweep
+    python tools/analysis_tools/benchmark.py --arch tiny --cases 224:1 --iters 1 --warmup 1 \\
         --sweep-sizes 224 --sweep-ratios 0.75     # smoke run
-    python tools/benchmark.py --device cuda --cases 224:64 224:128
-    python tools/benchmark.py --amp                 # both under bf16 autocast (fp16 on CUDA)
-    python tools/benchmark.py --device cuda --amp --amp-dtype bfloat16
+    python tools/analysis_tools/benchmark.py --device cuda --cases 224:64 224:128
+    python tools/analysis_tools/benchmark.py --amp                 # both under bf16 autocast (fp16 on CUDA)
+    python tools/analysis_tools/benchmark.py --device cuda --amp --amp-dtype bfloat16
 """
 import argparse
 import copy
@@ -55,7 +55,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the checkout
 DEFAULT_CONFIGS = {
     'greenmim': osp.join(ROOT, 'configs/greenmim_swin_b_pretrain.py'),
     'simmim': osp.join(ROOT, 'configs/benchmark/simmim_swin-b_224.py'),

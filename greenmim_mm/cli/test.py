@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-from .runner import parse_with_run_arguments
-from .training import (cuda_available, default_work_dir,
-                       drop_persistent_workers_without_workers)
+from .common import (cuda_available, default_work_dir, drop_persistent_workers_without_workers,
+                     parse_with_run_arguments)
 
 if TYPE_CHECKING:
     from mmengine.evaluator import DumpResults
@@ -163,8 +162,8 @@ def main(argv: Optional[list] = None) -> dict:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     from ..compat import close_distributed
-    from ..engine.config_errors import registry_hints
-    from .runner import build_runner
+    from .config_errors import registry_hints
+    from .common import build_runner
     with registry_hints(args.config):
         runner = build_runner(cfg)
         if args.out is not None:

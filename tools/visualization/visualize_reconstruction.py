@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/visualize_reconstruction.py configs/demo/greenmim_demo_pretrain.py \\
+    python tools/visualization/visualize_reconstruction.py configs/demo/greenmim_demo_pretrain.py \\
         work_dirs/greenmim_demo_pretrain/iter_300.pth data/demo/pretrain/*.jpg --out vis/
 
 Writes ``<out>/<image name>_reconstruction.png`` per image. Each image is resized (short side)
@@ -14,26 +14,20 @@ de-normalised with the mean and variance of the same units of the original image
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    # Let the checkout's greenmim_mm import without an installed copy.
-    sys.path.insert(0, REPO_ROOT)
+import mmcv
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import Compose, default_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 
-import mmcv  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dataset import Compose, default_collate  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
-
-import greenmim_mm  # noqa: E402,F401  (registers the modules)
-from greenmim_mm.engine.hooks.reconstruction_hook import (  # noqa: E402
+import greenmim_mm  # noqa: F401  (registers the modules)
+from greenmim_mm.engine.hooks.reconstruction_hook import (
     preprocessor_stats, reconstruct_batch, reconstruction_panels)
-from greenmim_mm.models.utils.masking import mask_generator  # noqa: E402
-from greenmim_mm.compat import register_checkpoint_safe_globals  # noqa: E402
+from greenmim_mm.models.utils.masking import mask_generator
+from greenmim_mm.compat import register_checkpoint_safe_globals
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -5,7 +5,7 @@ import torch.nn as nn
 from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from greenmim_mm.compat import CpuAmpOptimWrapper
+from greenmim_mm.engine.optim_wrappers import CpuAmpOptimWrapper
 
 
 def build(model: nn.Module, scope: str) -> CpuAmpOptimWrapper:
@@ -59,7 +59,7 @@ def test_rejects_float16():
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the upstream limit is about no CUDA')
 def test_upstream_amp_wrapper_still_refuses_cpu():
     """mmengine's ``AmpOptimWrapper`` asserts a GPU; the day it builds on a CPU-only machine,
-    this fails: delete greenmim_mm/compat/cpu_amp.py."""
+    this fails: delete greenmim_mm/engine/optim_wrappers/cpu_amp.py."""
     with pytest.raises(AssertionError):
         AmpOptimWrapper(dtype='bfloat16',
                         optimizer=torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1))

@@ -24,7 +24,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ..compat import checkpoint_order
+from ...compat import checkpoint_order
 
 ATOMIC_BACKEND = 'atomic_local'
 _TMP_SUFFIX = '.tmp'

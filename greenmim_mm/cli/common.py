@@ -1,6 +1,7 @@
-"""Runner construction and the run flags shared by ``tools/train.py`` and ``tools/test.py``."""
+"""What ``tools/train.py`` and ``tools/test.py`` share: runner construction, run flags, defaults."""
 import argparse
 import os
+import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config, DictAction
@@ -8,6 +9,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ..compat import setup_cpu_distributed
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def build_runner(cfg: Config) -> Runner:
@@ -61,3 +64,29 @@ def parse_with_run_arguments(parser: argparse.ArgumentParser,
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def cuda_available() -> bool:
+    """Whether CUDA is available (imports torch on first use)."""
+    import torch
+    return torch.cuda.is_available()
+
+
+def default_work_dir(config_path: str) -> str:
+    """``./work_dirs/<config name>``, the default work directory of a config file."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def drop_persistent_workers_without_workers(cfg: Config) -> None:
+    """Turn ``persistent_workers`` off where ``num_workers`` is 0 (torch refuses the pair).
+
+    Lets ``--cfg-options train_dataloader.num_workers=0`` work on a config whose loader keeps
+    persistent workers, without a second option.
+
+    Args:
+        cfg (Config): The config to modify in place.
+    """
+    for field in DATALOADERS:
+        loader = cfg.get(field)
+        if loader is not None and loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False

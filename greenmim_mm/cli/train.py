@@ -19,15 +19,13 @@ give the same run.
 """
 import argparse
 import logging
-import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-from .runner import parse_with_run_arguments
-
-DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+from .common import (DATALOADERS, cuda_available, default_work_dir,
+                     drop_persistent_workers_without_workers, parse_with_run_arguments)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -74,15 +72,6 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return args
 
 
-def cuda_available() -> bool:
-    """Whether CUDA is available (imports torch on first use)."""
-    import torch
-    return torch.cuda.is_available()
-
-
-def default_work_dir(config_path: str) -> str:
-    """``./work_dirs/<config name>``, the default work directory of a config file."""
-    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
 def enable_amp(cfg: Config, cuda: bool) -> None:
@@ -207,20 +196,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def drop_persistent_workers_without_workers(cfg: Config) -> None:
-    """Turn ``persistent_workers`` off where ``num_workers`` is 0 (torch refuses the pair).
-
-    Lets ``--cfg-options train_dataloader.num_workers=0`` work on a config whose loader keeps
-    persistent workers, without a second option.
-
-    Args:
-        cfg (Config): The config to modify in place.
-    """
-    for field in DATALOADERS:
-        loader = cfg.get(field)
-        if loader is not None and loader.get('num_workers', 0) == 0:
-            loader['persistent_workers'] = False
-
 
 def main(argv: Optional[list] = None) -> None:
     """Parse arguments, build the runner and train.
@@ -231,8 +206,8 @@ def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     from ..compat import close_distributed
-    from ..engine.config_errors import registry_hints
-    from .runner import build_runner
+    from .config_errors import registry_hints
+    from .common import build_runner
     with registry_hints(args.config):  # models and hooks build here, datasets in train()
         runner = build_runner(cfg)
         try:

@@ -9,17 +9,17 @@ or ``GreenMIMSwinTransformer``: through
 Examples::
 
     # our pretraining -> the demo detector's backbone
-    python tools/convert_checkpoint.py work_dirs/demo/pretrain/iter_300.pth \\
+    python tools/model_converters/convert_checkpoint.py work_dirs/demo/pretrain/iter_300.pth \\
         work_dirs/demo/greenmim_backbone.pth --config configs/demo/mask-rcnn_greenmim_demo.py
 
     # an authors' release -> Swin-B w7 for Mask R-CNN
-    python tools/convert_checkpoint.py greenmim_swin_base_w7.pth \\
+    python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w7.pth \\
         checkpoints/greenmim_swin-b-w7_backbone.pth --from official \\
         --config configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py
 
     # an authors' release with its decoder -> a full GreenMIM checkpoint to continue
     # pretraining from (load_from of the config)
-    python tools/convert_checkpoint.py greenmim_swin_base_w7.pth \\
+    python tools/model_converters/convert_checkpoint.py greenmim_swin_base_w7.pth \\
         checkpoints/greenmim_swin-b-w7_official_full.pth --from official --keep-decoder \\
         --config configs/greenmim_swin_b_official_pretrain.py
 
@@ -27,11 +27,11 @@ Our checkpoints of other backbones (GreenMIMSVT, GreenMIMPCPVT: the plain mmpret
 ``SVT`` / ``PCPVT`` keys) keep their ``backbone.*`` weights as they are, checked against the
 ``--config`` backbone when one is given::
 
-    python tools/convert_checkpoint.py work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \\
+    python tools/model_converters/convert_checkpoint.py work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \\
         checkpoints/greenmim_twins-svt-l_backbone.pth \\
         --config configs/mask_rcnn/mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco.py
 
-The Swin conversion itself is :mod:`greenmim_mm.utils.convert` (pure functions, every rename listed
+The Swin conversion itself is :mod:`greenmim_mm.models.utils.ckpt_convert` (pure functions, every rename listed
 there). This script loads SRC, converts it, fits the relative-position tables to the target's
 window of every stage (bicubic resize where they differ), adds the output norms the target reads
 but pretraining never had, loads the result into the target backbone and prints its missing and
@@ -60,19 +60,14 @@ import sys
 from collections import OrderedDict
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    # Let the checkout's greenmim_mm import without an installed copy.
-    sys.path.insert(0, REPO_ROOT)
+import torch
+import torch.nn as nn
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-
-from greenmim_mm.utils.convert import (MERGE_ORDER_NOTES, add_output_norms,  # noqa: E402
-                                       convert_greenmim_mm, convert_official_decoder,
-                                       convert_official_swin, detect_format,
-                                       infer_swin_arch, set_window_sizes,
-                                       to_backbone_checkpoint, unwrap_state_dict)
+from greenmim_mm.models.utils.ckpt_convert import (MERGE_ORDER_NOTES, add_output_norms,
+                                                   convert_greenmim_mm, convert_official_decoder,
+                                                   convert_official_swin, detect_format,
+                                                   infer_swin_arch, set_window_sizes,
+                                                   to_backbone_checkpoint, unwrap_state_dict)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -225,7 +220,7 @@ def write_generic_backbone(args: argparse.Namespace, state_dict: dict, num_src: 
             print('error: backbone keys would stay randomly initialised; nothing written')
             return 1
     meta = dict(source=osp.abspath(args.src), source_format='greenmim_mm',
-                converted_by='tools/convert_checkpoint.py', config=args.config)
+                converted_by='tools/model_converters/convert_checkpoint.py', config=args.config)
     out = to_backbone_checkpoint(state_dict, meta)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(out, args.dst)
@@ -326,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     meta = dict(
         source=osp.abspath(args.src),
         source_format=src_format,
-        converted_by='tools/convert_checkpoint.py',
+        converted_by='tools/model_converters/convert_checkpoint.py',
         config=args.config,
         arch=dict(embed_dims=arch['embed_dims'], depths=arch['depths'],
                   num_heads=arch['num_heads'], pretrained_window_sizes=arch['window_sizes']),

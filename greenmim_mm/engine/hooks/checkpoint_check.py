@@ -154,7 +154,7 @@ def describe_diff(diff: StateDictDiff,
     if hint:
         lines.append(hint)
     lines.append(_HINTS.get(purpose, _HINTS['load']) + ' A GreenMIM pre-training checkpoint '
-                 'goes into a detector through tools/convert_checkpoint.py.')
+                 'goes into a detector through tools/model_converters/convert_checkpoint.py.')
     return '\n'.join(lines)
 
 

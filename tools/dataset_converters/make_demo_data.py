@@ -25,7 +25,7 @@ the JSON files depend only on the seed, sizes and counts, not on which photograp
 
 Example::
 
-    python tools/make_demo_data.py --out data/demo --seed 0
+    python tools/dataset_converters/make_demo_data.py --out data/demo --seed 0
 """
 import argparse
 import glob

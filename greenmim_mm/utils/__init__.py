@@ -1,2 +1,0 @@
-"""Checkpoint conversion (``tools/convert_checkpoint.py``)."""
-from . import convert  # noqa: F401

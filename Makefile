@@ -2,7 +2,7 @@
 PYTHON ?= .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench bench-amp benchmark clean-data
+.PHONY: install demo test test-fast bench bench-amp benchmark gpu-check clean-data
 
 install:
 	@bash tools/install.sh
@@ -30,6 +30,12 @@ bench-amp: install
 		--plot docs/benchmark/benchmark_amp.png
 
 benchmark: bench
+
+# On one GPU, <= 8 minutes: the CUDA tests, then the benchmark at 224 px, batch 32/64/128,
+# fp32/fp16/bf16, eager (with operation counts) and torch.compile'd; writes
+# work_dirs/gpu_check/gpu_check.json and gpu_check.md (docs/en/benchmark_profiling.md).
+gpu-check: install
+	$(PYTHON) tools/analysis_tools/gpu_check.py --out-dir work_dirs/gpu_check
 
 clean-data:
 	rm -rf data/demo

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/benchmark.py: a tiny run produces well-formed output (no timing assertions)."""
+"""greenmim_mm.benchmark (tools/analysis_tools/benchmark.py): a tiny run, well-formed output."""
 import json
 import os.path as osp
 
@@ -6,18 +6,19 @@ import pytest
 import torch
 from PIL import Image
 
+from greenmim_mm.benchmark import contenders, options, report, run
+
 
 @pytest.fixture(scope='module')
-def tiny_run(tool_module, tmp_path_factory):
+def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('bench')
-    bench = tool_module('benchmark')
     argv = ['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
             '--mem-steps', '1', '--sweep-sizes', '224', '--sweep-ratios', '0.75', '0.9',
             '--sweep-batch', '1', '--threads', '1',
             '--json', str(out / 'bench.json'), '--plot', str(out / 'bench.png')]
     threads = torch.get_num_threads()
     try:
-        returned = bench.main(argv)
+        returned = run.main(argv)
     finally:
         torch.set_num_threads(threads)  # --threads changes the whole process
     return returned, out
@@ -65,48 +66,43 @@ def test_plot_is_a_png(tiny_run):
         assert img.format == 'PNG' and img.size[0] > 500
 
 
-def test_bad_case_is_a_clear_error(tool_module):
-    bench = tool_module('benchmark')
+def test_bad_case_is_a_clear_error():
     with pytest.raises(SystemExit, match='multiple of 32'):
-        bench.main(['--cases', '200:2', '--no-memory', '--no-sweep'])
+        run.main(['--cases', '200:2', '--no-memory', '--no-sweep'])
 
 
-def test_batch_and_img_options_make_the_cases(tool_module):
-    bench = tool_module('benchmark')
-    assert bench.parse_args([]).cases == ['224:8', '224:2', '448:2']
-    assert bench.parse_args(['--batch', '4']).cases == ['224:4']
-    assert bench.parse_args(['--img', '224', '320', '--batch', '1']).cases == ['224:1', '320:1']
+def test_batch_and_img_options_make_the_cases():
+    assert options.parse_args([]).cases == ['224:8', '224:2', '448:2']
+    assert options.parse_args(['--batch', '4']).cases == ['224:4']
+    assert options.parse_args(['--img', '224', '320', '--batch', '1']).cases == ['224:1', '320:1']
 
 
-def test_amp_dtype_options(tool_module):
-    bench = tool_module('benchmark')
-    args = bench.parse_args(['--amp', '--device', 'cpu'])
-    assert args.amp_dtype == 'bfloat16' and bench.amp_dtype(args) == 'bfloat16'
-    assert bench.amp_dtype(bench.parse_args(['--device', 'cpu'])) is None
+def test_amp_dtype_options():
+    args = options.parse_args(['--amp', '--device', 'cpu'])
+    assert args.amp_dtype == 'bfloat16' and options.amp_dtype(args) == 'bfloat16'
+    assert options.amp_dtype(options.parse_args(['--device', 'cpu'])) is None
     with pytest.raises(SystemExit):
-        bench.parse_args(['--amp-dtype', 'bfloat16'])  # needs --amp
+        options.parse_args(['--amp-dtype', 'bfloat16'])  # needs --amp
     with pytest.raises(SystemExit):
-        bench.parse_args(['--amp', '--amp-dtype', 'float16', '--device', 'cpu'])
+        options.parse_args(['--amp', '--amp-dtype', 'float16', '--device', 'cpu'])
 
 
-def test_amp_contenders_share_the_non_finite_skip_wrapper(tool_module):
+def test_amp_contenders_share_the_non_finite_skip_wrapper():
     import greenmim_mm  # noqa: F401
     from mmengine.registry import init_default_scope
-    bench = tool_module('benchmark')
     init_default_scope('mmpretrain')
-    args = bench.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
+    args = options.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
     for name in ('greenmim', 'simmim'):
-        cfg = bench.load_config(args, name, 224, 0.75)
-        _, wrapper = bench.build_contender(name, cfg, 'cpu', bench.amp_dtype(args))
+        cfg = contenders.load_config(args, name, 224, 0.75)
+        _, wrapper = contenders.build_contender(name, cfg, 'cpu', options.amp_dtype(args))
         assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
         assert wrapper.cast_dtype == torch.bfloat16
 
 
-def test_no_time_measures_memory_only(tool_module, tmp_path):
-    bench = tool_module('benchmark')
+def test_no_time_measures_memory_only(tmp_path):
     threads = torch.get_num_threads()
     try:
-        results = bench.main(['--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1',
+        results = run.main(['--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1',
                               '--mem-steps', '1', '--threads', '1',
                               '--plot', str(tmp_path / 'mem.png')])
     finally:
@@ -117,4 +113,61 @@ def test_no_time_measures_memory_only(tool_module, tmp_path):
     with Image.open(tmp_path / 'mem.png') as img:
         assert img.format == 'PNG'
     with pytest.raises(SystemExit):
-        bench.parse_args(['--no-time', '--no-memory'])
+        options.parse_args(['--no-time', '--no-memory'])
+
+
+
+def _tiny_profile(tmp_path, *extra):
+    threads = torch.get_num_threads()
+    try:
+        return run.main(['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
+                         '--no-memory', '--no-sweep', '--threads', '1', '--profile',
+                         '--profile-top', '5', '--json', str(tmp_path / 'p.json'), *extra])
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tiny_profiles(tmp_path_factory):
+    """--profile in float32 and under bf16 autocast (Swin-tiny, 224 px, batch 1)."""
+    return {precision: _tiny_profile(tmp_path_factory.mktemp(precision), *extra)
+            for precision, extra in (('fp32', ()), ('bf16', ('--amp', )))}
+
+
+def test_profile_counts_are_sane(tiny_profiles):
+    for precision, results in tiny_profiles.items():
+        (case, ) = results['cases']
+        for name in ('greenmim', 'simmim'):
+            counts, timing = (case[name]['profile'][k] for k in ('counts', 'time'))
+            assert counts['aten_ops'] == sum(counts['ops'].values()) > 500
+            # both update their weights with AdamW's fused kernel or its foreach ops
+            assert any('adam' in op or op.startswith('aten::_foreach') for op in counts['ops'])
+            assert counts['ops']['aten::mm'] > 0 and counts['casts'] >= 1
+            # the input images are cast from uint8 once, in the data preprocessor
+            assert counts['cast_kinds']['uint8->float32'] == dict(casts=1, bytes=4 * 3 * 224**2)
+            assert counts['cast_bytes'] == sum(k['bytes'] for k in counts['cast_kinds'].values())
+            assert counts['casts'] == sum(k['casts'] for k in counts['cast_kinds'].values())
+            assert timing['sort_by'] == 'self_cpu' and len(timing['top']) == 5
+            assert [r['self_cpu_ms'] for r in timing['top']] == sorted(
+                (r['self_cpu_ms'] for r in timing['top']), reverse=True)
+            assert timing['profiled_aten_calls'] >= counts['aten_ops']
+    for name in ('greenmim', 'simmim'):
+        fp32, bf16 = (tiny_profiles[p]['cases'][0][name]['profile']['counts']
+                      for p in ('fp32', 'bf16'))
+        assert 'float32->bfloat16' not in fp32['cast_kinds']
+        # bf16 autocast casts every weight at least once: more than a bf16 copy of most of
+        # Swin-tiny's 28 M parameters
+        assert bf16['cast_kinds']['float32->bfloat16']['bytes'] > 40e6
+        assert bf16['cast_bytes'] > fp32['cast_bytes'] and bf16['casts'] > fp32['casts'] + 100
+
+
+def test_profile_is_printed_per_contender(tiny_profiles, capsys):
+    report.print_report(tiny_profiles['bf16'])
+    out = capsys.readouterr().out
+    (case, ) = tiny_profiles['bf16']['cases']
+    for label, name in (('GreenMIM', 'greenmim'), ('SimMIM', 'simmim')):
+        counts = case[name]['profile']['counts']
+        assert f"| {label} | {counts['aten_ops']:,} | {counts['casts']:,} |" in out
+        assert f'{label}: top operations by self CPU time' in out
+        assert f"| {case[name]['profile']['time']['top'][0]['name']} |" in out
+    assert 'bfloat16 autocast, eager' in out

@@ -171,3 +171,49 @@ def test_profile_is_printed_per_contender(tiny_profiles, capsys):
         assert f'{label}: top operations by self CPU time' in out
         assert f"| {case[name]['profile']['time']['top'][0]['name']} |" in out
     assert 'bfloat16 autocast, eager' in out
+
+
+def _compiled_run(monkeypatch, tmp_path, compile_fn):
+    monkeypatch.setattr(torch, 'compile', compile_fn)
+    threads = torch.get_num_threads()
+    try:
+        return run.main(['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
+                         '--no-memory', '--no-sweep', '--threads', '1', '--compile',
+                         '--json', str(tmp_path / 'c.json')])
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_compile_wraps_train_step_and_times_the_first_step(monkeypatch, tmp_path):
+    wrapped = []
+
+    def fake_compile(fn, **kwargs):  # torch.compile's contract: a callable like fn
+        wrapped.append(fn.__qualname__)
+        return fn
+
+    (case, ) = _compiled_run(monkeypatch, tmp_path, fake_compile)['cases']
+    assert sorted(wrapped) == ['BaseModel.train_step', 'BaseModel.train_step']
+    for name in ('greenmim', 'simmim'):
+        assert case[name]['compile'] == 'train_step' and case[name]['first_step_s'] > 0
+        assert len(case[name]['steps_s']) == 1
+    assert 'grouping_share' not in case['greenmim']  # patching a compiled model recompiles
+
+
+def test_a_failing_compilation_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
+    def failing_compile(fn, **kwargs):
+        if 'GreenMIM' not in type(fn.__self__).__name__:
+            return fn
+
+        def compiled(*args, **kw):
+            raise RuntimeError('Dynamo failed to trace the sparse plan')
+        return compiled
+
+    results = _compiled_run(monkeypatch, tmp_path, failing_compile)
+    (case, ) = results['cases']
+    assert case['greenmim']['error'].startswith(
+        'RuntimeError: Dynamo failed to trace the sparse plan')
+    assert 'step_s_median' not in case['greenmim'] and 'speedup' not in case
+    assert case['simmim']['step_s_median'] > 0  # the other contender is still measured
+    with open(tmp_path / 'c.json') as f:
+        assert json.load(f)['cases'][0]['greenmim']['error'] == case['greenmim']['error']
+    assert 'greenmim at 224 px batch 1 failed: RuntimeError' in capsys.readouterr().out

@@ -7,8 +7,8 @@ Runs, each in its own process and within one time budget (8 minutes by default):
 2. the benchmark (:mod:`greenmim_mm.benchmark.run`) at 224 px, batch 32, 64 and 128, in
    float32 and under AMP (float16 and bfloat16 autocast), eager with ``--profile`` (ATen
    operations, casts and bytes cast per step), then the step memory at the largest batch;
-3. the same grid with ``--compile`` (``torch.compile`` of ``train_step``); a contender that
-   fails to compile is recorded with its error.
+3. the same grid with ``--compile`` (``torch.compile`` of ``train_step``), one process per
+   precision and batch; a contender that fails to compile is recorded with its error.
 
 Whatever the budget leaves out is recorded as not run. Writes ``gpu_check.json`` (every
 run's results or error) and ``gpu_check.md`` (a short table) to ``--out-dir``.
@@ -121,35 +121,38 @@ def run_cuda_tests(args: argparse.Namespace, budget: Budget) -> dict:
     return result
 
 
-def benchmark_command(args: argparse.Namespace, precision: str, mode: str, json_path: str,
-                      memory: bool = False) -> List[str]:
-    """The benchmark run of one grid cell (all batches; memory: the largest batch only)."""
+def benchmark_command(args: argparse.Namespace, cell: dict, json_path: str) -> List[str]:
+    """The benchmark process of one grid cell (see :func:`grid`)."""
     cmd = [sys.executable, '-m', 'greenmim_mm.benchmark.run', '--device', args.device,
            '--no-sweep', '--iters', str(args.iters), '--warmup', str(args.warmup),
-           '--json', json_path] + PRECISIONS[precision]
-    if memory:
-        cmd += ['--cases', f'{args.img}:{max(args.batches)}', '--no-time', '--mem-steps', '1']
+           '--json', json_path, '--cases'] + [f'{args.img}:{b}' for b in cell['batches']]
+    cmd += PRECISIONS[cell['precision']]
+    if cell['kind'] == 'memory':
+        cmd += ['--no-time', '--mem-steps', '1']
     else:
-        cmd += ['--cases'] + [f'{args.img}:{b}' for b in args.batches] + ['--no-memory']
-        cmd += ['--compile'] if mode == 'compiled' else ['--profile']
+        cmd += ['--no-memory'] + (['--compile'] if cell['kind'] == 'compiled' else ['--profile'])
     if args.tiny:
         cmd += ['--arch', 'tiny', '--threads', '1']
     return cmd
 
 
-def grid(args: argparse.Namespace) -> List[tuple]:
-    """The runs in the order they are made: eager timings, memory, compiled timings."""
-    runs = []
-    for mode in ('eager', 'compiled'):
-        if mode not in args.modes:
-            continue
-        for precision in args.precisions:
-            if precision == 'fp16' and args.device != 'cuda':
-                continue  # CPU mixed precision is bfloat16 only
-            runs.append((precision, mode, False))
-        if mode == 'eager' and not args.no_memory:
-            runs += [(precision, 'eager', True) for precision in args.precisions]
-    return runs
+def grid(args: argparse.Namespace) -> List[dict]:
+    """The benchmark processes in the order they run, each a dict of ``precision``, ``kind``
+    and ``batches``: eager timings with ``--profile`` (one process per precision, all
+    batches), the step memory (per precision, the largest batch), compiled timings (one
+    process per precision and batch, so that a budget spent mid-way keeps what was done)."""
+    precisions = [p for p in args.precisions if p != 'fp16' or args.device == 'cuda']
+    cells = []
+    if 'eager' in args.modes:
+        cells += [dict(precision=p, kind='eager', batches=list(args.batches))
+                  for p in precisions]
+        if not args.no_memory:
+            cells += [dict(precision=p, kind='memory', batches=[max(args.batches)])
+                      for p in precisions]
+    if 'compiled' in args.modes:
+        cells += [dict(precision=p, kind='compiled', batches=[b])
+                  for p in precisions for b in args.batches]
+    return cells
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -173,13 +176,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     print('[gpu-check] CUDA tests ...', flush=True)
     results['cuda_tests'] = (dict(status='skipped: --no-tests') if args.no_tests else
                              run_cuda_tests(args, budget))
-    for precision, mode, memory in grid(args):
-        kind = 'memory' if memory else mode
-        print(f'[gpu-check] {precision} {kind} ...', flush=True)
-        stem = osp.join(args.out_dir, f'bench_{precision}_{kind}')
-        run = dict(precision=precision, mode=mode, kind=kind)
-        run.update(_run(benchmark_command(args, precision, mode, stem + '.json', memory),
-                        budget, stem + '.log'))
+    for cell in grid(args):
+        name = f"{cell['precision']}_{cell['kind']}" + (
+            f"_b{cell['batches'][0]}" if cell['kind'] == 'compiled' else '')
+        print(f'[gpu-check] {name} ...', flush=True)
+        stem = osp.join(args.out_dir, 'bench_' + name)
+        run = dict(cell, mode='compiled' if cell['kind'] == 'compiled' else 'eager')
+        run.update(_run(benchmark_command(args, cell, stem + '.json'), budget, stem + '.log'))
         if osp.exists(stem + '.json') and run['status'] == 'ok':
             with open(stem + '.json') as f:
                 bench = json.load(f)

@@ -101,3 +101,17 @@ def test_table_of_compiled_memory_and_failed_runs():
     assert '| fp16 | compiled | - | not run: time budget spent |' in table
     assert '| fp32 | 128 | 1024 MiB | 5120 MiB | 0.20x |' in table
     assert '- bf16 compiled simmim: RuntimeError: no kernel' in table
+
+
+@pytest.mark.parametrize('tool, flags', [('benchmark', ['--profile', '--compile']),
+                                         ('gpu_check', ['--tiny', '--budget-s'])])
+def test_the_scripts_are_thin_clis_over_the_package(tool, flags, monkeypatch, capsys):
+    import runpy
+
+    from tests.helpers import tool_path
+    monkeypatch.setattr('sys.argv', [tool_path(tool), '--help'])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(tool_path(tool), run_name='__main__')
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(flag in out for flag in flags)

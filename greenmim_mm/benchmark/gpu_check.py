@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 import time
@@ -90,10 +91,14 @@ def _run(cmd: List[str], budget: Budget, log_path: str) -> dict:
         return dict(status='not run: time budget spent')
     start = time.monotonic()
     with open(log_path, 'w') as log:
+        # its own process group: a timeout also ends the memory workers it started
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                env=_subprocess_env(), cwd=ROOT, start_new_session=True)
         try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, text=True,
-                                  env=_subprocess_env(), cwd=ROOT, timeout=left)
+            proc.wait(timeout=left)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             return dict(status=f'stopped: time budget spent after {left:.0f} s',
                         seconds=time.monotonic() - start, log=log_path)
     status = 'ok' if proc.returncode == 0 else f'failed (exit {proc.returncode})'

@@ -1,5 +1,6 @@
 """greenmim_mm.benchmark.gpu_check (make gpu-check) in its tiny CPU mode, as make test runs it."""
 import json
+import os
 
 import pytest
 import torch
@@ -76,8 +77,15 @@ def test_a_spent_budget_records_runs_as_not_run(tmp_path):
     budget = gpu_check.Budget(0.)
     assert gpu_check._run(['true'], budget, str(tmp_path / 'log')) == dict(
         status='not run: time budget spent')
-    stopped = gpu_check._run(['sleep', '30'], gpu_check.Budget(6.), str(tmp_path / 'log'))
+    pid_file = tmp_path / 'pid'
+    stopped = gpu_check._run(['sh', '-c', f'sleep 30 & echo $! > {pid_file}; wait'],
+                             gpu_check.Budget(6.), str(tmp_path / 'log'))
     assert stopped['status'].startswith('stopped: time budget spent') and stopped['seconds'] < 20
+    # the grandchild (as a memory worker would be) is ended with it: gone, or a zombie
+    stat = f'/proc/{int(pid_file.read_text())}/stat'
+    if os.path.exists(stat):
+        with open(stat) as f:
+            assert f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
 
 
 def test_table_of_compiled_memory_and_failed_runs():

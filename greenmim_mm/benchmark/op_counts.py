@@ -21,7 +21,7 @@ apart, as transfers.
 step runs there) and lists the ATen operations with the most self time.
 """
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -42,6 +42,8 @@ class _AtenCounter(TorchDispatchMode):
         self.cast_kinds: Dict[str, Dict[str, int]] = {}
         self.transfers = 0
         self.transfer_bytes = 0
+        self.phase: Optional[str] = None
+        self.phases: Counter = Counter()
 
     def _conversion(self, src: torch.Tensor, dst: torch.Tensor) -> None:
         nbytes = dst.numel() * dst.element_size()
@@ -59,7 +61,11 @@ class _AtenCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         name = func._schema.name
+        if name.startswith('profiler::'):  # record_function markers, no work
+            return out
         self.ops[name] += 1
+        if self.phase is not None:
+            self.phases[self.phase] += 1
         if name in _TO_COPY_OPS and isinstance(out, torch.Tensor):
             self._conversion(args[0], out)
         elif name in _COPY_INTO_OPS:
@@ -70,7 +76,8 @@ class _AtenCounter(TorchDispatchMode):
         return out
 
 
-def count_aten_ops(step: Callable[[], Any]) -> dict:
+def count_aten_ops(step: Callable[[], Any],
+                   phases: Optional[Dict[str, Tuple[object, str]]] = None) -> dict:
     """Run ``step`` once and count its ATen operations and casts (see the module docstring).
 
     Warm the step up first (the optimizer's first step creates its state), and pass the
@@ -79,20 +86,50 @@ def count_aten_ops(step: Callable[[], Any]) -> dict:
     Args:
         step (Callable[[], Any]): One training step, e.g.
             ``lambda: model.train_step(data, optim_wrapper)``.
+        phases (dict, optional): Name -> ``(owner, method name)``: the operations run inside
+            that method during the step are also counted under the name, e.g.
+            ``{'optimizer': (optim_wrapper.optimizer, 'step')}``. Defaults to None.
 
     Returns:
-        dict: ``aten_ops`` (int, all operations), ``casts`` (int), ``cast_bytes`` (int,
+        dict: ``aten_ops`` (int, operations of the ``aten`` namespace), ``other_ops`` (int,
+        operations of other namespaces, e.g. custom ops; ``profiler::`` markers are not
+        counted), ``casts`` (int), ``cast_bytes`` (int,
         bytes written in the destination dtype), ``cast_kinds`` (``'float32->bfloat16'``
         -> ``{'casts', 'bytes'}``), ``transfers`` and ``transfer_bytes`` (device-only
-        copies), ``ops`` (operation name -> count, most frequent first).
+        copies), ``phases`` (name -> operations inside it; with ``phases``) and ``ops``
+        (operation name -> count, most frequent first).
     """
     counter = _AtenCounter()
-    with counter:
-        step()
-    return dict(aten_ops=sum(counter.ops.values()), casts=counter.casts,
-                cast_bytes=counter.cast_bytes, cast_kinds=counter.cast_kinds,
-                transfers=counter.transfers, transfer_bytes=counter.transfer_bytes,
-                ops=dict(counter.ops.most_common()))
+    originals = {}
+    for phase, (owner, attr) in (phases or {}).items():
+        originals[phase] = (owner, attr, owner.__dict__.get(attr))
+        method = getattr(owner, attr)
+
+        def in_phase(*args, _method=method, _phase=phase, **kwargs):
+            outer, counter.phase = counter.phase, _phase
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                counter.phase = outer
+        setattr(owner, attr, in_phase)
+    try:
+        with counter:
+            step()
+    finally:
+        for owner, attr, own in originals.values():
+            if own is None:
+                delattr(owner, attr)  # the class's method again
+            else:
+                setattr(owner, attr, own)
+    aten_ops = sum(n for op, n in counter.ops.items() if op.startswith('aten::'))
+    result = dict(aten_ops=aten_ops, other_ops=sum(counter.ops.values()) - aten_ops,
+                  casts=counter.casts,
+                  cast_bytes=counter.cast_bytes, cast_kinds=counter.cast_kinds,
+                  transfers=counter.transfers, transfer_bytes=counter.transfer_bytes)
+    if phases:
+        result['phases'] = {phase: counter.phases[phase] for phase in phases}
+    result['ops'] = dict(counter.ops.most_common())
+    return result
 
 
 def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15) -> dict:
@@ -146,7 +183,8 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
 
 
 def profile_step(step: Callable[[], Any], device: str = 'cpu', top: int = 15,
-                 ops_listed: Optional[int] = None) -> dict:
+                 ops_listed: Optional[int] = None,
+                 phases: Optional[Dict[str, Tuple[object, str]]] = None) -> dict:
     """:func:`count_aten_ops` and :func:`top_ops_by_time` of one step each.
 
     Args:
@@ -155,22 +193,12 @@ def profile_step(step: Callable[[], Any], device: str = 'cpu', top: int = 15,
         top (int): Operations listed by time. Defaults to 15.
         ops_listed (int, optional): Keep only this many of the most frequent operations in
             ``counts['ops']``; all when None.
+        phases (dict, optional): Passed to :func:`count_aten_ops`. Defaults to None.
 
     Returns:
         dict: ``counts`` (:func:`count_aten_ops`) and ``time`` (:func:`top_ops_by_time`).
     """
-    counts = count_aten_ops(step)
+    counts = count_aten_ops(step, phases)
     if ops_listed is not None:
         counts['ops'] = dict(list(counts['ops'].items())[:ops_listed])
     return dict(counts=counts, time=top_ops_by_time(step, device, top))
-
-
-def summary_rows(profiles: Dict[str, dict], labels: Dict[str, str]) -> List[str]:
-    """Markdown lines: per contender ATen ops, casts, bytes cast per step."""
-    lines = ['| contender | ATen ops / step | casts / step | bytes cast / step | '
-             'profiled step |', '|---|---|---|---|---|']
-    for name, prof in profiles.items():
-        c = prof['counts']
-        lines.append(f"| {labels.get(name, name)} | {c['aten_ops']:,} | {c['casts']:,} | "
-                     f"{c['cast_bytes'] / 2**20:.1f} MiB | {prof['time']['step_s']:.3f} s |")
-    return lines

@@ -101,13 +101,16 @@ def print_profiles(results: dict) -> None:
             continue
         print(f"\nper training step at {case['img']} px batch {case['batch']} "
               f"({results['machine'].get('precision', 'float32')}, eager):")
-        print('| contender | ATen ops | casts | bytes cast | cast kinds |')
-        print('|---|---|---|---|---|')
+        print('| contender | ATen ops | of them in optimizer.step | casts | bytes cast | '
+              'cast kinds |')
+        print('|---|---|---|---|---|---|')
         for name, prof in profiles.items():
             c = prof['counts']
             kinds = ', '.join(f"{k} {v['casts']} ({mib(v['bytes'])})"
                               for k, v in c['cast_kinds'].items())
-            print(f"| {labels[name]} | {c['aten_ops']:,} | {c['casts']:,} | "
+            optimizer = c.get('phases', {}).get('optimizer')
+            print(f"| {labels[name]} | {c['aten_ops']:,} | "
+                  f"{'-' if optimizer is None else format(optimizer, ',')} | {c['casts']:,} | "
                   f"{c['cast_bytes'] / 2**20:.1f} MiB | {kinds or '-'} |")
         for name, prof in profiles.items():
             t = prof['time']

@@ -49,9 +49,10 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
     if args.profile:  # before any compilation: the counts are of the eager step
         for name in names:
             run_step(*built[name], args.device)  # optimizer state exists from here on
+            model, ow, data = built[name]
             result[name] = dict(profile=profile_step(
-                lambda: built[name][0].train_step(built[name][2], built[name][1]),
-                args.device, top=args.profile_top))
+                lambda: model.train_step(data, ow), args.device, top=args.profile_top,
+                phases=dict(optimizer=(ow.optimizer, 'step'))))
     if args.compile:
         for name in list(names):
             entry = result.setdefault(name, {})

@@ -28,7 +28,7 @@ def test_casts_and_bytes_of_known_conversions():
     assert ops['aten::_to_copy'] == 1 and ops['aten::copy_'] == 1
     assert ops['aten::_foreach_copy_'] == 1 and ops['aten::clone'] == 1
     assert ops['aten::add'] == 1 and ops['aten::sum'] == 1 and ops['aten::ones'] == 2
-    assert counts['aten_ops'] == sum(ops.values()) == 8
+    assert counts['aten_ops'] == sum(ops.values()) == 8 and counts['other_ops'] == 0
 
 
 def test_autocast_casts_of_a_training_step():
@@ -65,3 +65,22 @@ def test_top_ops_by_time_lists_aten_ops():
     assert mm['calls'] == 3 and mm['cpu_total_ms'] >= mm['self_cpu_ms'] > 0
     both = profile_step(lambda: a @ b, top=2, ops_listed=1)
     assert both['counts']['aten_ops'] == 1 and list(both['counts']['ops']) == ['aten::mm']
+
+
+def test_phases_attribute_the_operations_of_a_method():
+    lin = torch.nn.Linear(4, 4)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9, foreach=False)
+
+    def step():
+        lin(torch.randn(2, 4)).sum().backward()
+        opt.step()
+
+    step()  # momentum buffers exist from here on
+    with_phase = count_aten_ops(step, phases=dict(optimizer=(opt, 'step')))
+    assert 'step' not in opt.__dict__  # the class's method again
+    without = count_aten_ops(step)
+    assert 'phases' not in without and without['aten_ops'] == with_phase['aten_ops']
+    # SGD with momentum, per parameter (weight, bias): buffer mul_ and add_, weight add_
+    # (optimizer.step's record_function markers are not operations)
+    assert with_phase['phases'] == dict(optimizer=2 * 3)
+    assert with_phase['other_ops'] == 0

@@ -117,8 +117,8 @@ def run_cuda_tests(args: argparse.Namespace, budget: Budget) -> dict:
         import xml.etree.ElementTree as ET
         root = ET.parse(xml).getroot()
         suite = root if root.tag == 'testsuite' else root.find('testsuite')
-        result.update({k: int(suite.get(k, 0)) for k in ('tests', 'failures', 'errors',
-                                                          'skipped')})
+        counted = ('tests', 'failures', 'errors', 'skipped')
+        result.update({k: int(suite.get(k, 0)) for k in counted})
         result['passed'] = (result['tests'] - result['failures'] - result['errors']
                             - result['skipped'])
     if result['status'] == 'failed (exit 5)':

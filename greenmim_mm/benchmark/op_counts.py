@@ -21,7 +21,7 @@ apart, as transfers.
 step runs there) and lists the ATen operations with the most self time.
 """
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode

@@ -20,7 +20,8 @@ def machine_info(args: argparse.Namespace) -> dict:
         pass
     try:
         with open('/proc/cpuinfo') as f:
-            info['cpu'] = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+            info['cpu'] = next(line.split(':', 1)[1].strip() for line in f
+                               if line.startswith('model name'))
     except (OSError, StopIteration):
         info['cpu'] = platform.processor()
     if args.device == 'cuda':
@@ -92,8 +93,8 @@ def print_report(results: dict) -> None:
 
 def print_profiles(results: dict) -> None:
     """``--profile``: per case and contender the counts, then the top operations by time."""
-    labels = dict(greenmim='GreenMIM', simmim=baseline_label(results['args'].get('model',
-                                                                                  'swin')))
+    model = results['args'].get('model', 'swin')
+    labels = dict(greenmim='GreenMIM', simmim=baseline_label(model))
     for case in results['cases']:
         profiles = {n: case[n]['profile'] for n in ('greenmim', 'simmim')
                     if 'profile' in case.get(n, {})}

@@ -6,8 +6,7 @@ import time
 import traceback
 from typing import Dict, List
 
-from .contenders import (build_contender, compile_contender, load_config, make_batch,
-                         run_step)
+from .contenders import build_contender, compile_contender, load_config, make_batch, run_step
 from .op_counts import profile_step
 from .options import amp_dtype
 

@@ -49,8 +49,8 @@ def test_json_is_complete(tiny_run):
     g = case['greenmim']
     assert 0 < g['grouping_share'] < 1 and g['grouping_s'] > 0
     # stages 0-2 have regular and shifted windows, the 7x7 last stage one window (no shift)
-    assert [(p['stage'], p['shift']) for p in g['padding']] == [(0, 0), (0, 3), (1, 0), (1, 3),
-                                                                 (2, 0), (2, 3), (3, 0)]
+    assert [(p['stage'], p['shift']) for p in g['padding']] == [
+        (0, 0), (0, 3), (1, 0), (1, 3), (2, 0), (2, 3), (3, 0)]
     for p in g['padding']:
         assert p['groups'] * p['group_size'] >= p['tokens'] > 0
         assert p['padding'] == pytest.approx((p['groups'] * p['group_size'] - p['tokens']) /
@@ -88,23 +88,23 @@ def test_amp_dtype_options():
 
 
 def test_amp_contenders_share_the_non_finite_skip_wrapper():
-    import greenmim_mm  # noqa: F401
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmpretrain')
+    from mmengine.registry import DefaultScope
+
     args = options.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
-    for name in ('greenmim', 'simmim'):
-        cfg = contenders.load_config(args, name, 224, 0.75)
-        _, wrapper = contenders.build_contender(name, cfg, 'cpu', options.amp_dtype(args))
-        assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
-        assert wrapper.cast_dtype == torch.bfloat16
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for name in ('greenmim', 'simmim'):
+            cfg = contenders.load_config(args, name, 224, 0.75)
+            _, wrapper = contenders.build_contender(name, cfg, 'cpu', options.amp_dtype(args))
+            assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
+            assert wrapper.cast_dtype == torch.bfloat16
 
 
 def test_no_time_measures_memory_only(tmp_path):
     threads = torch.get_num_threads()
     try:
         results = run.main(['--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1',
-                              '--mem-steps', '1', '--threads', '1',
-                              '--plot', str(tmp_path / 'mem.png')])
+                            '--mem-steps', '1', '--threads', '1',
+                            '--plot', str(tmp_path / 'mem.png')])
     finally:
         torch.set_num_threads(threads)
     (case, ) = results['cases']
@@ -114,7 +114,6 @@ def test_no_time_measures_memory_only(tmp_path):
         assert img.format == 'PNG'
     with pytest.raises(SystemExit):
         options.parse_args(['--no-time', '--no-memory'])
-
 
 
 def _tiny_profile(tmp_path, *extra):

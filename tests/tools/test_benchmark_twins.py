@@ -16,9 +16,9 @@ def test_twins_pair_runs(tmp_path):
     threads = torch.get_num_threads()
     try:
         run.main(['--model', 'twins', '--greenmim-config', DEMO, '--simmim-config',
-                    str(dense), '--cases', '224:1', '--iters', '1', '--warmup', '1',
-                    '--no-sweep', '--no-memory', '--threads', '1',
-                    '--json', str(tmp_path / 'bench.json')])
+                  str(dense), '--cases', '224:1', '--iters', '1', '--warmup', '1',
+                  '--no-sweep', '--no-memory', '--threads', '1',
+                  '--json', str(tmp_path / 'bench.json')])
     finally:
         torch.set_num_threads(threads)
     with open(tmp_path / 'bench.json') as f:

@@ -1,6 +1,5 @@
 """greenmim_mm.benchmark.gpu_check (make gpu-check) in its tiny CPU mode, as make test runs it."""
 import json
-import os
 import time
 
 import pytest

@@ -49,9 +49,12 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
         for name in names:
             run_step(*built[name], args.device)  # optimizer state exists from here on
             model, ow, data = built[name]
+            phases = dict(optimizer=(ow.optimizer, 'step'))
+            if hasattr(model.backbone, 'sparse_plan'):  # GreenMIM's grouping (CPU)
+                phases['sparse_plan'] = (model.backbone, 'sparse_plan')
             result[name] = dict(profile=profile_step(
                 lambda: model.train_step(data, ow), args.device, top=args.profile_top,
-                phases=dict(optimizer=(ow.optimizer, 'step'))))
+                phases=phases))
     if args.compile:
         for name in list(names):
             entry = result.setdefault(name, {})

@@ -146,6 +146,10 @@ def test_profile_counts_are_sane(tiny_profiles):
             assert 0 < optimizer < counts['aten_ops'] // 2
             fused = counts['ops'].get('aten::_fused_adamw_', 0)
             assert optimizer >= fused and (fused > 0) == (name == 'greenmim')
+            # GreenMIM's grouping runs ATen operations too (on CPU tensors); SimMIM has none
+            assert ('sparse_plan' in counts['phases']) == (name == 'greenmim')
+            if name == 'greenmim':
+                assert 0 < counts['phases']['sparse_plan'] < counts['aten_ops'] - optimizer
             assert counts['ops']['aten::mm'] > 0 and counts['casts'] >= 1
             # the input images are cast from uint8 once, in the data preprocessor
             assert counts['cast_kinds']['uint8->float32'] == dict(casts=1, bytes=4 * 3 * 224**2)
@@ -171,8 +175,9 @@ def test_profile_is_printed_per_contender(tiny_profiles, capsys):
     (case, ) = tiny_profiles['bf16']['cases']
     for label, name in (('GreenMIM', 'greenmim'), ('SimMIM', 'simmim')):
         counts = case[name]['profile']['counts']
-        assert (f"| {label} | {counts['aten_ops']:,} | {counts['phases']['optimizer']:,} | "
-                f"{counts['casts']:,} |") in out
+        phases = f"optimizer.step {counts['phases']['optimizer']:,}" + (
+            f", sparse_plan {counts['phases']['sparse_plan']:,}" if name == 'greenmim' else '')
+        assert f"| {label} | {counts['aten_ops']:,} | {phases} | {counts['casts']:,} |" in out
         assert f'{label}: top operations by self CPU time' in out
         assert f"| {case[name]['profile']['time']['top'][0]['name']} |" in out
     assert 'bfloat16 autocast, eager' in out

@@ -174,6 +174,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     os.makedirs(args.out_dir, exist_ok=True)
     budget = Budget(args.budget_s)
     results = dict(machine=dict(device=args.device, torch=torch.__version__,
+                                date=time.strftime('%Y-%m-%d', time.gmtime()),
                                 gpu=torch.cuda.get_device_name() if args.device == 'cuda'
                                 else None),
                    settings={k: v for k, v in vars(args).items() if k != 'out_dir'},
@@ -213,7 +214,7 @@ def markdown(results: dict) -> str:
     m = results['machine']
     tests = results['cuda_tests']
     lines = [f"# GPU check: {m.get('gpu') or m['device']} (CPU {m.get('cpu', '?')}, "
-             f"torch {m['torch']})", '',
+             f"torch {m['torch']}, {m.get('date', '?')})", '',
              'CUDA tests: ' + (f"{tests['passed']} passed, {tests['failures']} failed, "
                                f"{tests['errors']} errors, {tests['skipped']} skipped "
                                f"({tests['seconds']:.0f} s)" if 'tests' in tests

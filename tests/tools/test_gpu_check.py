@@ -99,7 +99,8 @@ def test_a_spent_budget_records_runs_as_not_run(tmp_path):
 def test_table_of_compiled_memory_and_failed_runs():
     timed = dict(step_s_median=0.1, images_per_s=320., compile='train_step', first_step_s=61.)
     results = dict(
-        machine=dict(device='cuda', gpu='Some GPU', cpu='Some CPU', torch='2.x'),
+        machine=dict(device='cuda', gpu='Some GPU', cpu='Some CPU', torch='2.x',
+                     date='2026-12-05'),
         cuda_tests=dict(status='ok', tests=21, failures=0, errors=0, skipped=1, passed=20,
                         seconds=42.),
         runs=[dict(precision='bf16', kind='compiled', mode='compiled', batches=[32],
@@ -112,6 +113,7 @@ def test_table_of_compiled_memory_and_failed_runs():
                        greenmim=dict(step_bytes=2**30), simmim=dict(step_bytes=5 * 2**30),
                        step_ratio=0.2))])])
     table = gpu_check.markdown(results)
+    assert '# GPU check: Some GPU (CPU Some CPU, torch 2.x, 2026-12-05)' in table
     assert 'CUDA tests: 20 passed, 0 failed, 0 errors, 1 skipped (42 s)' in table
     assert '| bf16 | compiled | 32 | 100 ms | error | - | 320.0 | 61 s / - | - | - |' in table
     assert '| fp16 | compiled | - | not run: time budget spent |' in table

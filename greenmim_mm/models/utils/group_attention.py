@@ -1,4 +1,10 @@
-"""Group window attention: window attention of a Swin block on packed sparse tokens."""
+"""Group window attention on packed sparse tokens: Swin's window attention, Twins' locally
+grouped attention.
+
+Windows of unequal visible-token counts are packed into groups of equal size (see
+:mod:`.grouping`); attention is masked so that tokens of different windows never meet, with
+Swin's relative position bias looked up by each pair's original coordinates (Twins has none).
+"""
 from typing import Optional
 
 import torch
@@ -7,7 +13,8 @@ from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
 from .grouping import GroupLayout
-from .lean_ops import autocast_dtype, inactive_dropout, no_autocast, plain_linear, to_dtype
+from .lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, plain_linear,
+                       shadowed_inputs, to_dtype)
 
 
 def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
@@ -48,7 +55,7 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
     lean = (dropout_p == 0 and plain_linear(proj) and inactive_dropout(w_msa.proj_drop))
     if lean:
         return _GroupAttention.apply(qkv, table, proj.weight, proj.bias, layout, num_heads,
-                                     w_msa.scale)
+                                     w_msa.scale, torch.is_grad_enabled())
     out = _sdpa_group_attention(qkv, table, layout, num_heads, w_msa.scale, dropout_p)
     out = out.index_select(1, layout.slot_index)  # (B, N, C)
     return w_msa.proj_drop(proj(out))
@@ -121,8 +128,8 @@ class _GroupAttention(Function):
         ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype.
         """
         scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
-        if dtype is not None:
-            scores = scores.float()  # the bias table is float32: softmax in float32
+        # Under autocast the float32 bias promotes the sum (and the softmax) to float32:
+        # the same values as casting the scores first, without writing a float32 copy.
         probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
         del scores
         out = torch.matmul(to_dtype(probs, dtype), v).transpose(2, 3)  # (B, G, gs, nH, hd)
@@ -131,16 +138,18 @@ class _GroupAttention(Function):
         return probs, tokens.flatten(2)
 
     @staticmethod
-    def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale):
+    def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale, train):
         dtype = autocast_dtype(qkv)  # None: no casts at all
         qkv = to_dtype(qkv, dtype)  # (B, G * gs, 3C); already so when a linear made it
         q, k, v = _split_heads(qkv, layout, num_heads)
         tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[1]  # (B, N, C)
         ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
         ctx.dtype = dtype
-        # The parameter, not its reduced-precision copy: backward casts it again.
+        # The parameter, not its reduced-precision copy: backward reads its shadow or casts.
         ctx.save_for_backward(qkv, table, proj_w)
-        return F.linear(tokens, to_dtype(proj_w, dtype), to_dtype(proj_b, dtype))
+        ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
+        return F.linear(tokens, param_in(proj_w, dtype, shadowed[2]),
+                        param_in(proj_b, dtype, shadowed[3]))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -162,7 +171,7 @@ class _GroupAttention(Function):
                 grad_proj_b = (grad_y2d.sum(0) if dtype is None else
                                grad_y2d.sum(0, dtype=torch.float32))
             del tokens
-            grad_tokens = grad_y.matmul(to_dtype(proj_w, dtype))  # (B, N, C)
+            grad_tokens = grad_y.matmul(param_in(proj_w, dtype, ctx.shadowed[2]))  # (B, N, C)
             # Padding slots get no gradient: slot_index hits every real slot exactly once.
             grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
             group, pos = _slot_group_pos(layout)
@@ -182,4 +191,4 @@ class _GroupAttention(Function):
             grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)
             grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
             grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
-        return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None
+        return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None, None

@@ -123,26 +123,29 @@ class _GroupAttention(Function):
 
     @staticmethod
     def _attend(q, k, v, table, layout, scale, dtype):
-        """probs (B, G, nH, gs, gs) and tokens (B, N, C) before ``proj``.
+        """probs (B, G, nH, gs, gs), the same in the matmuls' dtype, and tokens (B, N, C)
+        before ``proj``.
 
-        ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype.
+        ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype (and then
+        the second result is ``probs`` itself).
         """
         scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
         # Under autocast the float32 bias promotes the sum (and the softmax) to float32:
         # the same values as casting the scores first, without writing a float32 copy.
         probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
         del scores
-        out = torch.matmul(to_dtype(probs, dtype), v).transpose(2, 3)  # (B, G, gs, nH, hd)
+        probs_mm = to_dtype(probs, dtype)
+        out = torch.matmul(probs_mm, v).transpose(2, 3)  # (B, G, gs, nH, hd)
         group, pos = _slot_group_pos(layout)
         tokens = out[:, group, pos]  # (B, N, nH, hd): read back and merge heads in one copy
-        return probs, tokens.flatten(2)
+        return probs, probs_mm, tokens.flatten(2)
 
     @staticmethod
     def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale, train):
         dtype = autocast_dtype(qkv)  # None: no casts at all
         qkv = to_dtype(qkv, dtype)  # (B, G * gs, 3C); already so when a linear made it
         q, k, v = _split_heads(qkv, layout, num_heads)
-        tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[1]  # (B, N, C)
+        tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[2]  # (B, N, C)
         ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
         ctx.dtype = dtype
         # The parameter, not its reduced-precision copy: backward reads its shadow or casts.
@@ -160,8 +163,8 @@ class _GroupAttention(Function):
             grad_y = to_dtype(grad_y, dtype)
             q, k, v = _split_heads(qkv, layout, ctx.num_heads)
             B, G, nH, gs, hd = q.shape
-            probs, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
-                                                    dtype)  # recomputed
+            probs, probs_mm, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
+                                                              dtype)  # recomputed
             grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
             grad_proj_w = grad_proj_b = None
             if need[2]:
@@ -176,7 +179,8 @@ class _GroupAttention(Function):
             grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
             group, pos = _slot_group_pos(layout)
             grad_out.transpose(2, 3)[:, group, pos] = grad_tokens.view(B, -1, nH, hd)
-            grad_v = torch.matmul(to_dtype(probs, dtype).transpose(-2, -1), grad_out)
+            grad_v = torch.matmul(probs_mm.transpose(-2, -1), grad_out)
+            del probs_mm
             grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))  # (B, G, nH, gs, gs)
             grad_scores = torch._softmax_backward_data(
                 grad_probs.to(probs.dtype), probs, -1, probs.dtype)  # float32 under autocast

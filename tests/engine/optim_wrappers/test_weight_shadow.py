@@ -40,11 +40,16 @@ class ParamCasts(TorchDispatchMode):
         return out
 
 
-def setup(shadow_weights=True, seed=0):
-    model = build(7, 224, seed=seed)
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+
+
+def setup(shadow_weights=True, seed=0, device='cpu', dtype='bfloat16'):
+    model = build(7, 224, seed=seed).to(device)
     model.train()
     cfg = dict(type='NonFiniteSkipCpuAmpOptimWrapper', shadow_weights=shadow_weights,
                optimizer=dict(type='AdamW', lr=1e-3, fused=True))
+    if device == 'cuda':
+        cfg.update(type='NonFiniteSkipAmpOptimWrapper', dtype=dtype, loss_scale=512.)
     return model, build_optim_wrapper(model, cfg)
 
 
@@ -55,9 +60,10 @@ def train_step(model, wrapper, x, mask):
     return loss.detach()
 
 
-def data(seed):
+def data(seed, device='cpu'):
     torch.manual_seed(seed)
-    return torch.randn(2, 3, 224, 224), random_mask(2, 7, 7, 0.75, False, seed=seed)
+    x = torch.randn(2, 3, 224, 224).to(device)
+    return x, random_mask(2, 7, 7, 0.75, False, seed=seed).to(device)
 
 
 def test_same_training_with_and_without_shadow():
@@ -74,13 +80,18 @@ def test_same_training_with_and_without_shadow():
     assert all(torch.equal(state_s[k], state_p[k]) for k in state_s)
 
 
+@pytest.mark.parametrize('device, dtype', [
+    ('cpu', 'bfloat16'),
+    pytest.param('cuda', 'float16', marks=CUDA),
+    pytest.param('cuda', 'bfloat16', marks=CUDA),
+])
 @pytest.mark.parametrize('shadow_weights', [True, False])
-def test_each_weight_cast_once_per_step(shadow_weights):
-    model, wrapper = setup(shadow_weights)
-    train_step(model, wrapper, *data(0))  # the shadows are made in the first step
+def test_each_weight_cast_once_per_step(shadow_weights, device, dtype):
+    model, wrapper = setup(shadow_weights, device=device, dtype=dtype)
+    train_step(model, wrapper, *data(0, device))  # the shadows are made in the first step
     casts = ParamCasts(model)
     with casts:
-        train_step(model, wrapper, *data(1))
+        train_step(model, wrapper, *data(1, device))
     lean = {n for n, _ in model.named_parameters() if any(k in n for k in LEAN)}
     assert lean and lean <= set(casts.counts)
     if shadow_weights:

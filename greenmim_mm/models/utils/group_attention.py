@@ -17,8 +17,7 @@ from .lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, 
                        shadowed_inputs, to_dtype)
 
 
-def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
-                           layout: GroupLayout) -> torch.Tensor:
+def group_window_attention(w_msa: WindowMSA, x: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
     """Run ``w_msa`` (an mmpretrain ``WindowMSA``) on tokens packed by ``layout``.
 
     Linear layers run on the ``N`` real tokens only; the grouping gathers q, k and v into
@@ -171,8 +170,8 @@ class _GroupAttention(Function):
                 grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1]))
                 grad_proj_w = grad_proj_w.to(proj_w.dtype)
             if need[3]:
-                grad_proj_b = (grad_y2d.sum(0) if dtype is None else
-                               grad_y2d.sum(0, dtype=torch.float32))
+                grad_proj_b = (
+                    grad_y2d.sum(0) if dtype is None else grad_y2d.sum(0, dtype=torch.float32))
             del tokens
             grad_tokens = grad_y.matmul(param_in(proj_w, dtype, ctx.shadowed[2]))  # (B, N, C)
             # Padding slots get no gradient: slot_index hits every real slot exactly once.
@@ -188,8 +187,8 @@ class _GroupAttention(Function):
             grad_table = None
             if table is not None and need[1]:
                 grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
-                grad_table = torch.zeros_like(table).index_add_(
-                    0, layout.rel_pos_index.flatten(), grad_bias.to(table.dtype))
+                grad_table = torch.zeros_like(table).index_add_(0, layout.rel_pos_index.flatten(),
+                                                                grad_bias.to(table.dtype))
             grad_scores = to_dtype(grad_scores, dtype)
             grad_q = torch.matmul(grad_scores, k).mul_(scale)
             grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)

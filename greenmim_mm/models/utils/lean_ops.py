@@ -117,8 +117,9 @@ class _LayerNormLinear(Function):
         x2d = x.reshape(-1, x.shape[-1])  # (M, C)
         xn, mean, rstd = _layer_norm(_layer_norm_input(x2d, dtype), ln_w, ln_b, eps)
         ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
-        out = F.linear(to_dtype(xn, dtype), param_in(weight, dtype, shadowed[4]),
-                       param_in(bias, dtype, shadowed[5]))  # (M, C_out)
+        out = F.linear(
+            to_dtype(xn, dtype), param_in(weight, dtype, shadowed[4]),
+            param_in(bias, dtype, shadowed[5]))  # (M, C_out)
         ctx.eps, ctx.dtype = eps, dtype
         ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight)
         return out.view(*x.shape[:-1], out.shape[-1])
@@ -140,11 +141,10 @@ class _LayerNormLinear(Function):
             if any(need[:3]):
                 w = param_in(weight, dtype, ctx.shadowed[4])
                 grad_xn = g.mm(w).to(ln_x.dtype)  # (M, C)
-                grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(
-                    grad_xn, ln_x, mean, rstd, ln_w, ln_b, tuple(need[:3]))
+                grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(grad_xn, ln_x, mean, rstd, ln_w,
+                                                                    ln_b, tuple(need[:3]))
                 if grad_x is not None:
-                    grad_x = grad_x.to(x2d.dtype).view(grad_out.shape[:-1] +
-                                                       (x2d.shape[-1], ))
+                    grad_x = grad_x.to(x2d.dtype).view(grad_out.shape[:-1] + (x2d.shape[-1], ))
         return grad_x, grad_ln_w, grad_ln_b, None, grad_w, grad_b, None
 
 
@@ -157,8 +157,9 @@ class _GeluLinear(Function):
         h2d = hidden.reshape(-1, hidden.shape[-1])  # (M, 4C)
         ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
         # GELU in the hidden's dtype (autocast leaves gelu alone), the linear in ``dtype``.
-        out = F.linear(to_dtype(F.gelu(h2d), dtype), param_in(weight, dtype, shadowed[1]),
-                       param_in(bias, dtype, shadowed[2]))  # (M, C)
+        out = F.linear(
+            to_dtype(F.gelu(h2d), dtype), param_in(weight, dtype, shadowed[1]),
+            param_in(bias, dtype, shadowed[2]))  # (M, C)
         ctx.dtype = dtype
         ctx.save_for_backward(h2d, weight)
         return out.view(*hidden.shape[:-1], out.shape[-1])
@@ -183,9 +184,8 @@ class _GeluLinear(Function):
 
 def _lean_ok(x: torch.Tensor, norm: nn.Module) -> bool:
     """Whether the lean path computes what the modules would."""
-    return (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine
-            and norm.weight is not None and norm.bias is not None
-            and len(norm.normalized_shape) == 1 and lean_dtype_ok(x))
+    return (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine and norm.weight is not None
+            and norm.bias is not None and len(norm.normalized_shape) == 1 and lean_dtype_ok(x))
 
 
 def lean_dtype_ok(x: torch.Tensor) -> bool:
@@ -199,20 +199,22 @@ def layer_norm_linear(x: torch.Tensor, norm: nn.Module, linear: nn.Linear) -> to
     """``linear(norm(x))`` for (..., C) tokens, memory-lean when possible."""
     if not (_lean_ok(x, norm) and plain_linear(linear)):
         return linear(norm(x))
-    return _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, linear.weight,
-                                  linear.bias, torch.is_grad_enabled())
+    return _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, linear.weight, linear.bias,
+                                  torch.is_grad_enabled())
 
 
 def _lean_ffn(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> bool:
     """Whether ``ffn`` is the plain two-layer GELU mmcv ``FFN`` the lean path computes."""
     layers = getattr(ffn, 'layers', None)
-    lean = (_lean_ok(x, norm) and getattr(ffn, 'num_fcs', None) == 2 and layers is not None
-            and len(layers) == 3 and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
+    lean = (
+        _lean_ok(x, norm) and getattr(ffn, 'num_fcs', None) == 2 and layers is not None
+        and len(layers) == 3 and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
     if lean:
         block1, fc2, drop2 = layers[0], layers[1], layers[2]
-        lean = (len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
-                and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
-                and all(inactive_dropout(m) for m in (block1[2], drop2)))
+        lean = (
+            len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
+            and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
+            and all(inactive_dropout(m) for m in (block1[2], drop2)))
     return lean
 
 
@@ -221,8 +223,8 @@ def _lean_ffn_branch(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.
     fc1, fc2 = ffn.layers[0][0], ffn.layers[1]
     # Two autograd nodes, not one: each frees its weight gradient before the next runs.
     train = torch.is_grad_enabled()
-    hidden = _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, fc1.weight,
-                                    fc1.bias, train)  # (..., 4C)
+    hidden = _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, fc1.weight, fc1.bias,
+                                    train)  # (..., 4C)
     out = _GeluLinear.apply(hidden, fc2.weight, fc2.bias, train)  # (..., C)
     return ffn.dropout_layer(out)
 

@@ -46,8 +46,10 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def setup(shadow_weights=True, seed=0, device='cpu', dtype='bfloat16'):
     model = build(7, 224, seed=seed).to(device)
     model.train()
-    cfg = dict(type='NonFiniteSkipCpuAmpOptimWrapper', shadow_weights=shadow_weights,
-               optimizer=dict(type='AdamW', lr=1e-3, fused=True))
+    cfg = dict(
+        type='NonFiniteSkipCpuAmpOptimWrapper',
+        shadow_weights=shadow_weights,
+        optimizer=dict(type='AdamW', lr=1e-3, fused=True))
     if device == 'cuda':
         cfg.update(type='NonFiniteSkipAmpOptimWrapper', dtype=dtype, loss_scale=512.)
     return model, build_optim_wrapper(model, cfg)
@@ -129,8 +131,8 @@ def test_loaded_weights_are_cast_again():
     other, other_wrapper = setup(shadow_weights=False, seed=1)
     model.load_state_dict(other.state_dict())  # e.g. resuming
     x, mask = data(1)
-    assert torch.equal(train_step(model, wrapper, x, mask),
-                       train_step(other, other_wrapper, x, mask))
+    assert torch.equal(
+        train_step(model, wrapper, x, mask), train_step(other, other_wrapper, x, mask))
 
 
 def test_checkpoints_unchanged():

@@ -2,8 +2,10 @@
 from .cpu_amp import CpuAmpOptimWrapper
 from .nonfinite import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipCpuAmpOptimWrapper,
                         NonFiniteSkipMixin, NonFiniteSkipOptimWrapper, NonFiniteStepError)
+from .weight_shadow import WeightShadowMixin
 
 __all__ = [
     'CpuAmpOptimWrapper', 'NonFiniteSkipMixin', 'NonFiniteSkipOptimWrapper',
-    'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError'
+    'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError',
+    'WeightShadowMixin'
 ]

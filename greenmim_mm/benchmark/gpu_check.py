@@ -31,30 +31,40 @@ import torch
 
 from .options import ROOT
 
-PRECISIONS = {'fp32': [], 'fp16': ['--amp', '--amp-dtype', 'float16'],
-              'bf16': ['--amp', '--amp-dtype', 'bfloat16']}
+PRECISIONS = {
+    'fp32': [],
+    'fp16': ['--amp', '--amp-dtype', 'float16'],
+    'bf16': ['--amp', '--amp-dtype', 'bfloat16']
+}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The flags of ``tools/analysis_tools/gpu_check.py``."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--out-dir', default=osp.join('work_dirs', 'gpu_check'),
-                        help='where gpu_check.json and gpu_check.md go')
-    parser.add_argument('--budget-s', type=float, default=480.,
-                        help='time for everything; what does not fit is recorded as not run')
+    parser.add_argument(
+        '--out-dir',
+        default=osp.join('work_dirs', 'gpu_check'),
+        help='where gpu_check.json and gpu_check.md go')
+    parser.add_argument(
+        '--budget-s',
+        type=float,
+        default=480.,
+        help='time for everything; what does not fit is recorded as not run')
     parser.add_argument('--batches', nargs='+', type=int, default=[32, 64, 128])
     parser.add_argument('--img', type=int, default=224)
-    parser.add_argument('--precisions', nargs='+', choices=list(PRECISIONS),
-                        default=list(PRECISIONS))
-    parser.add_argument('--modes', nargs='+', choices=['eager', 'compiled'],
-                        default=['eager', 'compiled'])
+    parser.add_argument(
+        '--precisions', nargs='+', choices=list(PRECISIONS), default=list(PRECISIONS))
+    parser.add_argument(
+        '--modes', nargs='+', choices=['eager', 'compiled'], default=['eager', 'compiled'])
     parser.add_argument('--iters', type=int, default=5, help='timed steps per model and case')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps (after compiling)')
     parser.add_argument('--no-tests', action='store_true', help='skip the CUDA tests')
     parser.add_argument('--no-memory', action='store_true', help='skip the memory processes')
-    parser.add_argument('--tiny', action='store_true',
-                        help='smoke run on any machine: Swin-tiny, batch 1, one step, eager '
-                        'fp32 and bf16, no memory processes')
+    parser.add_argument(
+        '--tiny',
+        action='store_true',
+        help='smoke run on any machine: Swin-tiny, batch 1, one step, eager '
+        'fp32 and bf16, no memory processes')
     args = parser.parse_args(argv)
     args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.tiny:
@@ -92,15 +102,23 @@ def _run(cmd: List[str], budget: Budget, log_path: str) -> dict:
     start = time.monotonic()
     with open(log_path, 'w') as log:
         # its own process group: a timeout also ends the memory workers it started
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True,
-                                env=_subprocess_env(), cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_subprocess_env(),
+            cwd=ROOT,
+            start_new_session=True)
         try:
             proc.wait(timeout=left)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return dict(status=f'stopped: time budget spent after {left:.0f} s',
-                        seconds=time.monotonic() - start, log=log_path)
+            return dict(
+                status=f'stopped: time budget spent after {left:.0f} s',
+                seconds=time.monotonic() - start,
+                log=log_path)
     status = 'ok' if proc.returncode == 0 else f'failed (exit {proc.returncode})'
     return dict(status=status, seconds=time.monotonic() - start, log=log_path)
 
@@ -110,17 +128,19 @@ def run_cuda_tests(args: argparse.Namespace, budget: Budget) -> dict:
     if args.device != 'cuda':
         return dict(status='skipped: no CUDA device')
     xml = osp.join(args.out_dir, 'cuda_tests.xml')
-    result = _run([sys.executable, '-m', 'pytest', osp.join(ROOT, 'tests'), '-k', 'cuda', '-q',
-                   '-rs', '-p', 'no:cacheprovider', f'--junitxml={xml}'], budget,
-                  osp.join(args.out_dir, 'cuda_tests.log'))
+    result = _run([
+        sys.executable, '-m', 'pytest',
+        osp.join(ROOT, 'tests'), '-k', 'cuda', '-q', '-rs', '-p', 'no:cacheprovider',
+        f'--junitxml={xml}'
+    ], budget, osp.join(args.out_dir, 'cuda_tests.log'))
     if osp.exists(xml):
         import xml.etree.ElementTree as ET
         root = ET.parse(xml).getroot()
         suite = root if root.tag == 'testsuite' else root.find('testsuite')
         counted = ('tests', 'failures', 'errors', 'skipped')
         result.update({k: int(suite.get(k, 0)) for k in counted})
-        result['passed'] = (result['tests'] - result['failures'] - result['errors']
-                            - result['skipped'])
+        result['passed'] = (
+            result['tests'] - result['failures'] - result['errors'] - result['skipped'])
     if result['status'] == 'failed (exit 5)':
         result['status'] = 'no tests collected'
     return result
@@ -128,9 +148,12 @@ def run_cuda_tests(args: argparse.Namespace, budget: Budget) -> dict:
 
 def benchmark_command(args: argparse.Namespace, cell: dict, json_path: str) -> List[str]:
     """The benchmark process of one grid cell (see :func:`grid`)."""
-    cmd = [sys.executable, '-m', 'greenmim_mm.benchmark.run', '--device', args.device,
-           '--no-sweep', '--iters', str(args.iters), '--warmup', str(args.warmup),
-           '--json', json_path, '--cases'] + [f'{args.img}:{b}' for b in cell['batches']]
+    cmd = [
+        sys.executable, '-m', 'greenmim_mm.benchmark.run', '--device', args.device, '--no-sweep',
+        '--iters',
+        str(args.iters), '--warmup',
+        str(args.warmup), '--json', json_path, '--cases'
+    ] + [f'{args.img}:{b}' for b in cell['batches']]
     cmd += PRECISIONS[cell['precision']]
     if cell['kind'] == 'memory':
         cmd += ['--no-time', '--mem-steps', '1']
@@ -149,14 +172,16 @@ def grid(args: argparse.Namespace) -> List[dict]:
     precisions = [p for p in args.precisions if p != 'fp16' or args.device == 'cuda']
     cells = []
     if 'eager' in args.modes:
-        cells += [dict(precision=p, kind='eager', batches=list(args.batches))
-                  for p in precisions]
+        cells += [dict(precision=p, kind='eager', batches=list(args.batches)) for p in precisions]
         if not args.no_memory:
-            cells += [dict(precision=p, kind='memory', batches=[max(args.batches)])
-                      for p in precisions]
+            cells += [
+                dict(precision=p, kind='memory', batches=[max(args.batches)]) for p in precisions
+            ]
     if 'compiled' in args.modes:
-        cells += [dict(precision=p, kind='compiled', batches=[b])
-                  for p in precisions for b in args.batches]
+        cells += [
+            dict(precision=p, kind='compiled', batches=[b]) for p in precisions
+            for b in args.batches
+        ]
     return cells
 
 
@@ -173,18 +198,24 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
     budget = Budget(args.budget_s)
-    results = dict(machine=dict(device=args.device, torch=torch.__version__,
-                                date=time.strftime('%Y-%m-%d', time.gmtime()),
-                                gpu=torch.cuda.get_device_name() if args.device == 'cuda'
-                                else None),
-                   settings={k: v for k, v in vars(args).items() if k != 'out_dir'},
-                   cuda_tests=None, runs=[])
+    results = dict(
+        machine=dict(
+            device=args.device,
+            torch=torch.__version__,
+            date=time.strftime('%Y-%m-%d', time.gmtime()),
+            gpu=torch.cuda.get_device_name() if args.device == 'cuda' else None),
+        settings={
+            k: v
+            for k, v in vars(args).items() if k != 'out_dir'
+        },
+        cuda_tests=None,
+        runs=[])
     print('[gpu-check] CUDA tests ...', flush=True)
-    results['cuda_tests'] = (dict(status='skipped: --no-tests') if args.no_tests else
-                             run_cuda_tests(args, budget))
+    results['cuda_tests'] = (
+        dict(status='skipped: --no-tests') if args.no_tests else run_cuda_tests(args, budget))
     for cell in grid(args):
-        name = f"{cell['precision']}_{cell['kind']}" + (
-            f"_b{cell['batches'][0]}" if cell['kind'] == 'compiled' else '')
+        name = f"{cell['precision']}_{cell['kind']}" + (f"_b{cell['batches'][0]}"
+                                                        if cell['kind'] == 'compiled' else '')
         print(f'[gpu-check] {name} ...', flush=True)
         stem = osp.join(args.out_dir, 'bench_' + name)
         run = dict(cell, mode='compiled' if cell['kind'] == 'compiled' else 'eager')
@@ -213,25 +244,25 @@ def markdown(results: dict) -> str:
     """The short table of ``gpu_check.md``."""
     m = results['machine']
     tests = results['cuda_tests']
-    lines = [f"# GPU check: {m.get('gpu') or m['device']} (CPU {m.get('cpu', '?')}, "
-             f"torch {m['torch']}, {m.get('date', '?')})", '',
-             'CUDA tests: ' + (f"{tests['passed']} passed, {tests['failures']} failed, "
-                               f"{tests['errors']} errors, {tests['skipped']} skipped "
-                               f"({tests['seconds']:.0f} s)" if 'tests' in tests
-                               else tests['status']), '',
-             '| precision | mode | batch | GreenMIM step | SimMIM step | speed-up | '
-             'GreenMIM img/s | compile (G / S) | ATen ops G / S | casts G / S |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+    lines = [
+        f"# GPU check: {m.get('gpu') or m['device']} (CPU {m.get('cpu', '?')}, "
+        f"torch {m['torch']}, {m.get('date', '?')})", '',
+        'CUDA tests: ' + (f"{tests['passed']} passed, {tests['failures']} failed, "
+                          f"{tests['errors']} errors, {tests['skipped']} skipped "
+                          f"({tests['seconds']:.0f} s)" if 'tests' in tests else tests['status']),
+        '', '| precision | mode | batch | GreenMIM step | SimMIM step | speed-up | '
+        'GreenMIM img/s | compile (G / S) | ATen ops G / S | casts G / S |',
+        '|---|---|---|---|---|---|---|---|---|---|'
+    ]
     memory_rows = []
     for run in results['runs']:
         if run['kind'] == 'memory':
             for case in run.get('cases', []):
                 mem = case['memory']
-                memory_rows.append(
-                    f"| {run['precision']} | {case['batch']} | "
-                    f"{mem['greenmim']['step_bytes'] / 2**20:.0f} MiB | "
-                    f"{mem['simmim']['step_bytes'] / 2**20:.0f} MiB | "
-                    f"{mem['step_ratio']:.2f}x |")
+                memory_rows.append(f"| {run['precision']} | {case['batch']} | "
+                                   f"{mem['greenmim']['step_bytes'] / 2**20:.0f} MiB | "
+                                   f"{mem['simmim']['step_bytes'] / 2**20:.0f} MiB | "
+                                   f"{mem['step_ratio']:.2f}x |")
             if 'cases' not in run:
                 memory_rows.append(f"| {run['precision']} | - | {run['status']} | | |")
             continue
@@ -253,14 +284,17 @@ def markdown(results: dict) -> str:
                          f"{_seconds(g)} | {_seconds(s)} | {speedup} | {ips} | {compile_s} | "
                          f"{ops} | {casts} |")
     if memory_rows:
-        lines += ['', '| precision | batch | GreenMIM step memory | SimMIM step memory | '
-                  'ratio |', '|---|---|---|---|---|'] + memory_rows
+        lines += [
+            '', '| precision | batch | GreenMIM step memory | SimMIM step memory | '
+            'ratio |', '|---|---|---|---|---|'
+        ] + memory_rows
     errors = [(run, name, case[name]['error']) for run in results['runs']
               for case in run.get('cases', []) for name in ('greenmim', 'simmim')
               if 'error' in case.get(name, {})]
     if errors:
-        lines += ['', 'Errors:'] + [f"- {run['precision']} {run['mode']} {name}: {err[:300]}"
-                                    for run, name, err in errors]
+        lines += ['', 'Errors:'] + [
+            f"- {run['precision']} {run['mode']} {name}: {err[:300]}" for run, name, err in errors
+        ]
     return '\n'.join(lines) + '\n'
 
 

@@ -94,19 +94,25 @@ def memory_worker(args: argparse.Namespace) -> dict:
             peak = _proc_status_kib('VmHWM') * 1024
         total_peak = max(total_peak, peak)
         steps.append(peak - before)
-    result = dict(step_bytes=statistics.median(steps), step_bytes_all=steps,
-                  total_peak_bytes=total_peak, method=method)
+    result = dict(
+        step_bytes=statistics.median(steps),
+        step_bytes_all=steps,
+        total_peak_bytes=total_peak,
+        method=method)
     print(json.dumps(result))
     return result
 
 
 def worker_command(args: argparse.Namespace, name: str, img: int, batch: int) -> List[str]:
     """The command line of the worker that measures ``name`` at ``img`` px, ``batch``."""
-    cmd = [sys.executable, '-m', __name__, '--memory-worker', name,
-           '--worker-case', f'{img}:{batch}', '--mask-ratio', str(args.mask_ratio),
-           '--device', args.device, '--warmup', str(max(args.warmup, 1)),
-           '--mem-steps', str(args.mem_steps),
-           f'--{name}-config', getattr(args, f'{name}_config'), '--model', args.model]
+    cmd = [
+        sys.executable, '-m', __name__, '--memory-worker', name, '--worker-case', f'{img}:{batch}',
+        '--mask-ratio',
+        str(args.mask_ratio), '--device', args.device, '--warmup',
+        str(max(args.warmup, 1)), '--mem-steps',
+        str(args.mem_steps), f'--{name}-config',
+        getattr(args, f'{name}_config'), '--model', args.model
+    ]
     for flag, value in (('--arch', args.arch), ('--threads', args.threads)):
         if value is not None:
             cmd += [flag, str(value)]
@@ -124,10 +130,9 @@ def measure_memory(args: argparse.Namespace, name: str, img: int, batch: int) ->
     env.setdefault('MALLOC_MMAP_THRESHOLD_', str(MMAP_THRESHOLD))  # see the package docstring
     # the worker imports this very package, installed or not
     package_parent = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (package_parent, env.get('PYTHONPATH')) if p)
-    proc = subprocess.run(worker_command(args, name, img, batch), capture_output=True,
-                          text=True, env=env)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (package_parent, env.get('PYTHONPATH')) if p)
+    proc = subprocess.run(
+        worker_command(args, name, img, batch), capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f'memory measurement of {name} at {img}px batch {batch} failed:\n'
                            f'{proc.stderr[-3000:]}')

@@ -50,8 +50,8 @@ class _AtenCounter(TorchDispatchMode):
         if src.dtype != dst.dtype:
             self.casts += 1
             self.cast_bytes += nbytes
-            kind = self.cast_kinds.setdefault(
-                f'{str(src.dtype)[6:]}->{str(dst.dtype)[6:]}', dict(casts=0, bytes=0))
+            kind = self.cast_kinds.setdefault(f'{str(src.dtype)[6:]}->{str(dst.dtype)[6:]}',
+                                              dict(casts=0, bytes=0))
             kind['casts'] += 1
             kind['bytes'] += nbytes
         elif src.device != dst.device:
@@ -111,6 +111,7 @@ def count_aten_ops(step: Callable[[], Any],
                 return _method(*args, **kwargs)
             finally:
                 counter.phase = outer
+
         setattr(owner, attr, in_phase)
     try:
         with counter:
@@ -122,10 +123,14 @@ def count_aten_ops(step: Callable[[], Any],
             else:
                 setattr(owner, attr, own)
     aten_ops = sum(n for op, n in counter.ops.items() if op.startswith('aten::'))
-    result = dict(aten_ops=aten_ops, other_ops=sum(counter.ops.values()) - aten_ops,
-                  casts=counter.casts,
-                  cast_bytes=counter.cast_bytes, cast_kinds=counter.cast_kinds,
-                  transfers=counter.transfers, transfer_bytes=counter.transfer_bytes)
+    result = dict(
+        aten_ops=aten_ops,
+        other_ops=sum(counter.ops.values()) - aten_ops,
+        casts=counter.casts,
+        cast_bytes=counter.cast_bytes,
+        cast_kinds=counter.cast_kinds,
+        transfers=counter.transfers,
+        transfer_bytes=counter.transfer_bytes)
     if phases:
         result['phases'] = {phase: counter.phases[phase] for phase in phases}
     result['ops'] = dict(counter.ops.most_common())
@@ -166,23 +171,29 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
     events = [e for e in prof.key_averages() if e.key.startswith('aten::')]
 
     def self_cuda_us(event) -> float:
-        return getattr(event, 'self_device_time_total',
-                       getattr(event, 'self_cuda_time_total', 0.0))
+        return getattr(event, 'self_device_time_total', getattr(event, 'self_cuda_time_total', 0.0))
 
     key = self_cuda_us if cuda else (lambda e: e.self_cpu_time_total)
     rows = []
     for event in sorted(events, key=key, reverse=True)[:top]:
-        row = dict(name=event.key, calls=event.count,
-                   self_cpu_ms=event.self_cpu_time_total / 1e3,
-                   cpu_total_ms=event.cpu_time_total / 1e3)
+        row = dict(
+            name=event.key,
+            calls=event.count,
+            self_cpu_ms=event.self_cpu_time_total / 1e3,
+            cpu_total_ms=event.cpu_time_total / 1e3)
         if cuda:
             row['self_cuda_ms'] = self_cuda_us(event) / 1e3
         rows.append(row)
-    return dict(sort_by='self_cuda' if cuda else 'self_cpu', step_s=seconds,
-                profiled_aten_calls=sum(e.count for e in events), top=rows)
+    return dict(
+        sort_by='self_cuda' if cuda else 'self_cpu',
+        step_s=seconds,
+        profiled_aten_calls=sum(e.count for e in events),
+        top=rows)
 
 
-def profile_step(step: Callable[[], Any], device: str = 'cpu', top: int = 15,
+def profile_step(step: Callable[[], Any],
+                 device: str = 'cpu',
+                 top: int = 15,
                  ops_listed: Optional[int] = None,
                  phases: Optional[Dict[str, Tuple[object, str]]] = None) -> dict:
     """:func:`count_aten_ops` and :func:`top_ops_by_time` of one step each.

@@ -7,25 +7,29 @@ import torch
 
 from .options import baseline_label
 
-
 # How the profile table names the phases counted apart (greenmim_mm.benchmark.timing).
 PHASE_NAMES = dict(optimizer='optimizer.step', sparse_plan='sparse_plan')
 
 
 def machine_info(args: argparse.Namespace) -> dict:
     """Platform, versions, threads, CPU/GPU model, precision, load average at start."""
-    info = dict(platform=platform.platform(), python=platform.python_version(),
-                torch=torch.__version__, device=args.device, threads=torch.get_num_threads(),
-                cpus=os.cpu_count(), amp=args.amp,
-                precision=args.amp_dtype + ' autocast' if args.amp else 'float32')
+    info = dict(
+        platform=platform.platform(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        device=args.device,
+        threads=torch.get_num_threads(),
+        cpus=os.cpu_count(),
+        amp=args.amp,
+        precision=args.amp_dtype + ' autocast' if args.amp else 'float32')
     try:
         info['load_avg'] = os.getloadavg()  # other processes on the machine skew timings
     except OSError:
         pass
     try:
         with open('/proc/cpuinfo') as f:
-            info['cpu'] = next(line.split(':', 1)[1].strip() for line in f
-                               if line.startswith('model name'))
+            info['cpu'] = next(
+                line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
     except (OSError, StopIteration):
         info['cpu'] = platform.processor()
     if args.device == 'cuda':
@@ -45,8 +49,8 @@ def _timed(entry) -> bool:
 def print_report(results: dict) -> None:
     """The tables: cases (time, memory, grouping), padding, sweep, errors, profiles."""
     m = results['machine']
-    load = (', load average at start %.2f %.2f %.2f' % tuple(m['load_avg'])
-            if 'load_avg' in m else '')
+    load = (', load average at start %.2f %.2f %.2f' %
+            tuple(m['load_avg']) if 'load_avg' in m else '')
     compiled = results['args'].get('compile')
     print(f"\nmachine: {m['cpu']} ({m['cpus']} CPUs, torch {m['torch']}, {m['threads']} "
           f"threads, device {m['device']}{', ' + m['gpu'] if 'gpu' in m else ''}, "
@@ -60,10 +64,14 @@ def print_report(results: dict) -> None:
         mem_text = (f"{mib(mem['greenmim']['step_bytes'])} / {mib(mem['simmim']['step_bytes'])}"
                     f" | {mem['step_ratio']:.2f}x" if mem else '- | -')
         g, s = case.get('greenmim'), case.get('simmim')
-        step = {n: (f"{e['step_s_median']:.2f} s" if _timed(e) else '-')
-                for n, e in (('g', g), ('s', s))}
-        ips = {n: (f"{e['images_per_s']:.2f}" if _timed(e) else '-')
-               for n, e in (('g', g), ('s', s))}
+        step = {
+            n: (f"{e['step_s_median']:.2f} s" if _timed(e) else '-')
+            for n, e in (('g', g), ('s', s))
+        }
+        ips = {
+            n: (f"{e['images_per_s']:.2f}" if _timed(e) else '-')
+            for n, e in (('g', g), ('s', s))
+        }
         speedup = f"{case['speedup']:.2f}x" if 'speedup' in case else '-'
         share = (f"{100 * g['grouping_share']:.1f}%" if g and 'grouping_share' in g else '-')
         print(f"| {case['img']} | {case['batch']} | {step['s']} | {step['g']} | {speedup} | "
@@ -74,8 +82,8 @@ def print_report(results: dict) -> None:
             if 'error' in entry:
                 print(f"\n{name} at {case['img']} px batch {case['batch']} failed: "
                       f"{entry['error']}")
-    first = next((c['greenmim'] for c in results['cases']
-                  if 'padding' in c.get('greenmim', {})), None)
+    first = next((c['greenmim'] for c in results['cases'] if 'padding' in c.get('greenmim', {})),
+                 None)
     if first is not None:
         print(f"\npadding (empty slots / visible tokens) at {results['cases'][0]['img']} px:")
         for p in first['padding']:
@@ -100,8 +108,10 @@ def print_profiles(results: dict) -> None:
     model = results['args'].get('model', 'swin')
     labels = dict(greenmim='GreenMIM', simmim=baseline_label(model))
     for case in results['cases']:
-        profiles = {n: case[n]['profile'] for n in ('greenmim', 'simmim')
-                    if 'profile' in case.get(n, {})}
+        profiles = {
+            n: case[n]['profile']
+            for n in ('greenmim', 'simmim') if 'profile' in case.get(n, {})
+        }
         if not profiles:
             continue
         print(f"\nper training step at {case['img']} px batch {case['batch']} "
@@ -121,10 +131,10 @@ def print_profiles(results: dict) -> None:
             cuda = t['sort_by'] == 'self_cuda'
             print(f"\n{labels[name]}: top operations by self {'CUDA' if cuda else 'CPU'} time "
                   f"(profiled step {t['step_s']:.3f} s):")
-            print('| operation | calls | self CPU ms | CPU total ms |'
-                  + (' self CUDA ms |' if cuda else ''))
+            print('| operation | calls | self CPU ms | CPU total ms |' +
+                  (' self CUDA ms |' if cuda else ''))
             print('|---|---|---|---|' + ('---|' if cuda else ''))
             for row in t['top']:
                 print(f"| {row['name']} | {row['calls']} | {row['self_cpu_ms']:.1f} | "
-                      f"{row['cpu_total_ms']:.1f} |"
-                      + (f" {row['self_cuda_ms']:.1f} |" if cuda else ''))
+                      f"{row['cpu_total_ms']:.1f} |" +
+                      (f" {row['self_cuda_ms']:.1f} |" if cuda else ''))

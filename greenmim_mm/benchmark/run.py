@@ -41,12 +41,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
             print(f'[benchmark] {img}px batch {batch}: timing both models ...', flush=True)
             case = time_case(args, img, batch, args.mask_ratio, list(CONTENDERS))
         if not args.no_memory:
-            print(f'[benchmark] {img}px batch {batch}: memory, one process per model ...',
-                  flush=True)
+            print(
+                f'[benchmark] {img}px batch {batch}: memory, one process per model ...', flush=True)
             mem = {name: measure_memory(args, name, img, batch) for name in CONTENDERS}
             mem['step_ratio'] = mem['greenmim']['step_bytes'] / max(mem['simmim']['step_bytes'], 1)
-            mem['total_peak_ratio'] = (mem['greenmim']['total_peak_bytes'] /
-                                       max(mem['simmim']['total_peak_bytes'], 1))
+            mem['total_peak_ratio'] = (
+                mem['greenmim']['total_peak_bytes'] / max(mem['simmim']['total_peak_bytes'], 1))
             case['memory'] = mem
         results['cases'].append(case)
     if not args.no_sweep:
@@ -60,8 +60,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 continue
             img = min(args.sweep_sizes) if args.sweep_sizes else 224
             print(f'[benchmark] sweep {img}px mask ratio {ratio} ...', flush=True)
-            results['sweep'].append(time_case(sweep_args, img, args.sweep_batch, ratio,
-                                              ['greenmim']))
+            results['sweep'].append(
+                time_case(sweep_args, img, args.sweep_batch, ratio, ['greenmim']))
     print_report(results)
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

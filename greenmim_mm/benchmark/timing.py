@@ -52,9 +52,12 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
             phases = dict(optimizer=(ow.optimizer, 'step'))
             if hasattr(model.backbone, 'sparse_plan'):  # GreenMIM's grouping (CPU)
                 phases['sparse_plan'] = (model.backbone, 'sparse_plan')
-            result[name] = dict(profile=profile_step(
-                lambda: model.train_step(data, ow), args.device, top=args.profile_top,
-                phases=phases))
+            result[name] = dict(
+                profile=profile_step(
+                    lambda: model.train_step(data, ow),
+                    args.device,
+                    top=args.profile_top,
+                    phases=phases))
     if args.compile:
         for name in list(names):
             entry = result.setdefault(name, {})
@@ -83,12 +86,14 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
     for name in names:
         t = times[name]
         med = statistics.median(t)
-        result.setdefault(name, {}).update(step_s_median=med, step_s_min=min(t),
-                                           step_s_max=max(t), steps_s=t,
-                                           images_per_s=batch / med)
+        result.setdefault(name, {}).update(
+            step_s_median=med,
+            step_s_min=min(t),
+            step_s_max=max(t),
+            steps_s=t,
+            images_per_s=batch / med)
     if 'simmim' in names and 'greenmim' in names:
-        result['speedup'] = result['simmim']['step_s_median'] / result['greenmim'][
-            'step_s_median']
+        result['speedup'] = result['simmim']['step_s_median'] / result['greenmim']['step_s_median']
     if 'greenmim' in names and not args.compile:  # patching a compiled model recompiles it
         result['greenmim'].update(greenmim_internals(args, *built['greenmim']))
     del built
@@ -118,8 +123,9 @@ def greenmim_internals(args: argparse.Namespace, model, optim_wrapper, data: dic
     grouping = statistics.median(spent)
     padding = []
     if isinstance(plans[-1], list):  # Twins: one TwinsStagePlan per stage, windows unshifted
-        stage_layouts = [(p.tokens, {(getattr(b.attn, 'window_size', 0), 0): p.window_layout})
-                         for p, b in zip(plans[-1], (s[0] for s in backbone.stages))
+        stage_layouts = [(p.tokens, {
+            (getattr(b.attn, 'window_size', 0), 0): p.window_layout
+        }) for p, b in zip(plans[-1], (s[0] for s in backbone.stages))
                          if p.window_layout is not None]
     else:
         stage_layouts = list(zip(plans[-1].tokens, plans[-1].layouts))
@@ -127,8 +133,16 @@ def greenmim_internals(args: argparse.Namespace, model, optim_wrapper, data: dic
         n = tokens.coords.shape[0]
         for (ws, shift), layout in layouts.items():
             slots = layout.num_groups * layout.group_size
-            padding.append(dict(stage=i, window=ws, shift=shift, tokens=n,
-                                groups=layout.num_groups, group_size=layout.group_size,
-                                padding=(slots - n) / n))
-    return dict(grouping_s=grouping, grouping_share=grouping / statistics.median(step_times),
-                padding=padding)
+            padding.append(
+                dict(
+                    stage=i,
+                    window=ws,
+                    shift=shift,
+                    tokens=n,
+                    groups=layout.num_groups,
+                    group_size=layout.group_size,
+                    padding=(slots - n) / n))
+    return dict(
+        grouping_s=grouping,
+        grouping_share=grouping / statistics.median(step_times),
+        padding=padding)

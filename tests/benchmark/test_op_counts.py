@@ -10,19 +10,21 @@ def test_casts_and_bytes_of_known_conversions():
     pair = [torch.empty(3, dtype=torch.float16), torch.empty(4, dtype=torch.float64)]
 
     def step():
-        x.to(torch.bfloat16)                           # 1 cast, 100 x 2 bytes
-        buf.copy_(x)                                   # 1 cast into a buffer, 200 bytes
+        x.to(torch.bfloat16)  # 1 cast, 100 x 2 bytes
+        buf.copy_(x)  # 1 cast into a buffer, 200 bytes
         torch._foreach_copy_(pair, [torch.ones(3), torch.ones(4)])  # 2 casts, 6 + 32 bytes
-        x.to(torch.float32)                            # same dtype: no operation at all
-        x.clone()                                      # a copy, not a cast
+        x.to(torch.float32)  # same dtype: no operation at all
+        x.clone()  # a copy, not a cast
         (x + 1).sum()
 
     counts = count_aten_ops(step)
     assert counts['casts'] == 4
     assert counts['cast_bytes'] == 200 + 200 + 6 + 32
-    assert counts['cast_kinds'] == {'float32->bfloat16': dict(casts=2, bytes=400),
-                                    'float32->float16': dict(casts=1, bytes=6),
-                                    'float32->float64': dict(casts=1, bytes=32)}
+    assert counts['cast_kinds'] == {
+        'float32->bfloat16': dict(casts=2, bytes=400),
+        'float32->float16': dict(casts=1, bytes=6),
+        'float32->float64': dict(casts=1, bytes=32)
+    }
     assert counts['transfers'] == 0
     ops = counts['ops']
     assert ops['aten::_to_copy'] == 1 and ops['aten::copy_'] == 1
@@ -48,8 +50,10 @@ def test_autocast_casts_of_a_training_step():
     fp32, bf16 = count_aten_ops(lambda: step(False)), count_aten_ops(lambda: step(True))
     assert fp32['casts'] == 0 and fp32['cast_bytes'] == 0
     # elements: input 40, weight 32, bias 4, output 20
-    assert bf16['cast_kinds'] == {'float32->bfloat16': dict(casts=4, bytes=2 * (40 + 32 + 4 + 20)),
-                                  'bfloat16->float32': dict(casts=3, bytes=4 * (20 + 32 + 4))}
+    assert bf16['cast_kinds'] == {
+        'float32->bfloat16': dict(casts=4, bytes=2 * (40 + 32 + 4 + 20)),
+        'bfloat16->float32': dict(casts=3, bytes=4 * (20 + 32 + 4))
+    }
     assert bf16['casts'] == 7 and bf16['ops']['aten::_to_copy'] == 7
     assert bf16['aten_ops'] > fp32['aten_ops'] > 0
     assert 'aten::addmm' in fp32['ops'] and 'aten::linear' not in fp32['ops']

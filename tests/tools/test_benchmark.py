@@ -12,10 +12,13 @@ from greenmim_mm.benchmark import contenders, options, report, run
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('bench')
-    argv = ['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
-            '--mem-steps', '1', '--sweep-sizes', '224', '--sweep-ratios', '0.75', '0.9',
-            '--sweep-batch', '1', '--threads', '1',
-            '--json', str(out / 'bench.json'), '--plot', str(out / 'bench.png')]
+    argv = [
+        '--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1', '--mem-steps', '1',
+        '--sweep-sizes', '224', '--sweep-ratios', '0.75', '0.9', '--sweep-batch', '1', '--threads',
+        '1', '--json',
+        str(out / 'bench.json'), '--plot',
+        str(out / 'bench.png')
+    ]
     threads = torch.get_num_threads()
     try:
         returned = run.main(argv)
@@ -44,19 +47,18 @@ def test_json_is_complete(tiny_run):
     assert case['speedup'] == pytest.approx(case['simmim']['step_s_median'] /
                                             case['greenmim']['step_s_median'])
     assert case['memory']['step_ratio'] == pytest.approx(
-        case['memory']['greenmim']['step_bytes'] /
-        max(case['memory']['simmim']['step_bytes'], 1))
+        case['memory']['greenmim']['step_bytes'] / max(case['memory']['simmim']['step_bytes'], 1))
     g = case['greenmim']
     assert 0 < g['grouping_share'] < 1 and g['grouping_s'] > 0
     # stages 0-2 have regular and shifted windows, the 7x7 last stage one window (no shift)
-    assert [(p['stage'], p['shift']) for p in g['padding']] == [
-        (0, 0), (0, 3), (1, 0), (1, 3), (2, 0), (2, 3), (3, 0)]
+    assert [(p['stage'], p['shift']) for p in g['padding']] == [(0, 0), (0, 3), (1, 0), (1, 3),
+                                                                (2, 0), (2, 3), (3, 0)]
     for p in g['padding']:
         assert p['groups'] * p['group_size'] >= p['tokens'] > 0
-        assert p['padding'] == pytest.approx((p['groups'] * p['group_size'] - p['tokens']) /
-                                             p['tokens'])
-    assert [(c['img'], c['mask_ratio'], 'simmim' in c) for c in results['sweep']] == [
-        (224, 0.75, True), (224, 0.9, False)]
+        assert p['padding'] == pytest.approx(
+            (p['groups'] * p['group_size'] - p['tokens']) / p['tokens'])
+    assert [(c['img'], c['mask_ratio'], 'simmim' in c)
+            for c in results['sweep']] == [(224, 0.75, True), (224, 0.9, False)]
     assert returned['cases'][0]['speedup'] == case['speedup']
 
 
@@ -102,9 +104,11 @@ def test_amp_contenders_share_the_non_finite_skip_wrapper():
 def test_no_time_measures_memory_only(tmp_path):
     threads = torch.get_num_threads()
     try:
-        results = run.main(['--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1',
-                            '--mem-steps', '1', '--threads', '1',
-                            '--plot', str(tmp_path / 'mem.png')])
+        results = run.main([
+            '--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1', '--mem-steps', '1',
+            '--threads', '1', '--plot',
+            str(tmp_path / 'mem.png')
+        ])
     finally:
         torch.set_num_threads(threads)
     (case, ) = results['cases']
@@ -119,9 +123,11 @@ def test_no_time_measures_memory_only(tmp_path):
 def _tiny_profile(tmp_path, *extra):
     threads = torch.get_num_threads()
     try:
-        return run.main(['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
-                         '--no-memory', '--no-sweep', '--threads', '1', '--profile',
-                         '--profile-top', '5', '--json', str(tmp_path / 'p.json'), *extra])
+        return run.main([
+            '--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1', '--no-memory',
+            '--no-sweep', '--threads', '1', '--profile', '--profile-top', '5', '--json',
+            str(tmp_path / 'p.json'), *extra
+        ])
     finally:
         torch.set_num_threads(threads)
 
@@ -129,8 +135,10 @@ def _tiny_profile(tmp_path, *extra):
 @pytest.fixture(scope='module')
 def tiny_profiles(tmp_path_factory):
     """--profile in float32 and under bf16 autocast (Swin-tiny, 224 px, batch 1)."""
-    return {precision: _tiny_profile(tmp_path_factory.mktemp(precision), *extra)
-            for precision, extra in (('fp32', ()), ('bf16', ('--amp', )))}
+    return {
+        precision: _tiny_profile(tmp_path_factory.mktemp(precision), *extra)
+        for precision, extra in (('fp32', ()), ('bf16', ('--amp', )))
+    }
 
 
 def test_profile_counts_are_sane(tiny_profiles):
@@ -160,8 +168,8 @@ def test_profile_counts_are_sane(tiny_profiles):
                 (r['self_cpu_ms'] for r in timing['top']), reverse=True)
             assert timing['profiled_aten_calls'] >= counts['aten_ops']
     for name in ('greenmim', 'simmim'):
-        fp32, bf16 = (tiny_profiles[p]['cases'][0][name]['profile']['counts']
-                      for p in ('fp32', 'bf16'))
+        fp32, bf16 = (
+            tiny_profiles[p]['cases'][0][name]['profile']['counts'] for p in ('fp32', 'bf16'))
         assert 'float32->bfloat16' not in fp32['cast_kinds']
         # bf16 autocast casts every weight at least once: more than a bf16 copy of most of
         # Swin-tiny's 28 M parameters
@@ -187,9 +195,11 @@ def _compiled_run(monkeypatch, tmp_path, compile_fn):
     monkeypatch.setattr(torch, 'compile', compile_fn)
     threads = torch.get_num_threads()
     try:
-        return run.main(['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
-                         '--no-memory', '--no-sweep', '--threads', '1', '--compile',
-                         '--json', str(tmp_path / 'c.json')])
+        return run.main([
+            '--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1', '--no-memory',
+            '--no-sweep', '--threads', '1', '--compile', '--json',
+            str(tmp_path / 'c.json')
+        ])
     finally:
         torch.set_num_threads(threads)
 
@@ -210,12 +220,14 @@ def test_compile_wraps_train_step_and_times_the_first_step(monkeypatch, tmp_path
 
 
 def test_a_failing_compilation_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
+
     def failing_compile(fn, **kwargs):
         if 'GreenMIM' not in type(fn.__self__).__name__:
             return fn
 
         def compiled(*args, **kw):
             raise RuntimeError('Dynamo failed to trace the sparse plan')
+
         return compiled
 
     results = _compiled_run(monkeypatch, tmp_path, failing_compile)

@@ -15,10 +15,12 @@ def test_twins_pair_runs(tmp_path):
     dense.write_text(f'_base_ = [{DEMO!r}]\nmodel = dict(type="GreenMIMDenseBaseline")\n')
     threads = torch.get_num_threads()
     try:
-        run.main(['--model', 'twins', '--greenmim-config', DEMO, '--simmim-config',
-                  str(dense), '--cases', '224:1', '--iters', '1', '--warmup', '1',
-                  '--no-sweep', '--no-memory', '--threads', '1',
-                  '--json', str(tmp_path / 'bench.json')])
+        run.main([
+            '--model', 'twins', '--greenmim-config', DEMO, '--simmim-config',
+            str(dense), '--cases', '224:1', '--iters', '1', '--warmup', '1', '--no-sweep',
+            '--no-memory', '--threads', '1', '--json',
+            str(tmp_path / 'bench.json')
+        ])
     finally:
         torch.set_num_threads(threads)
     with open(tmp_path / 'bench.json') as f:
@@ -29,8 +31,8 @@ def test_twins_pair_runs(tmp_path):
     g = case['greenmim']
     assert 0 < g['grouping_share'] < 1
     # one unshifted window partition (7x7) per SVT stage
-    assert [(p['stage'], p['window'], p['shift']) for p in g['padding']] == [
-        (0, 7, 0), (1, 7, 0), (2, 7, 0), (3, 7, 0)]
+    assert [(p['stage'], p['window'], p['shift']) for p in g['padding']] == [(0, 7, 0), (1, 7, 0),
+                                                                             (2, 7, 0), (3, 7, 0)]
 
 
 def test_twins_defaults_are_the_svt_l_pair():

@@ -23,8 +23,8 @@ def test_tiny_check_runs_the_grid_and_writes_json_and_table(tiny_check):
     if not cuda:
         assert results['cuda_tests'] == dict(status='skipped: no CUDA device')
     expected = ['fp32', 'bf16'] + (['fp16'] if cuda else [])
-    assert [(r['precision'], r['kind'], r['batches']) for r in results['runs']] == [
-        (p, 'eager', [1]) for p in expected]
+    assert [(r['precision'], r['kind'], r['batches'])
+            for r in results['runs']] == [(p, 'eager', [1]) for p in expected]
     for run in results['runs']:
         assert run['status'] == 'ok', (out / f"bench_{run['precision']}_eager.log").read_text()
         (case, ) = run['cases']
@@ -48,18 +48,20 @@ def test_the_full_grid_orders_eager_memory_compiled(monkeypatch):
     args = gpu_check.parse_args([])
     assert (args.batches, args.budget_s, args.device) == ([32, 64, 128], 480., 'cuda')
     cells = gpu_check.grid(args)
-    assert [(c['precision'], c['kind'], c['batches']) for c in cells] == [
-        ('fp32', 'eager', [32, 64, 128]), ('fp16', 'eager', [32, 64, 128]),
-        ('bf16', 'eager', [32, 64, 128]), ('fp32', 'memory', [128]),
-        ('fp16', 'memory', [128]), ('bf16', 'memory', [128])] + [
-        (p, 'compiled', [b]) for p in ('fp32', 'fp16', 'bf16') for b in (32, 64, 128)]
+    assert [(c['precision'], c['kind'], c['batches'])
+            for c in cells] == [('fp32', 'eager', [32, 64, 128]), ('fp16', 'eager', [32, 64, 128]),
+                                ('bf16', 'eager', [32, 64, 128]), ('fp32', 'memory', [128]),
+                                ('fp16', 'memory', [128]),
+                                ('bf16', 'memory', [128])] + [(p, 'compiled', [b])
+                                                              for p in ('fp32', 'fp16', 'bf16')
+                                                              for b in (32, 64, 128)]
     eager = gpu_check.benchmark_command(args, cells[0], 'x.json')
-    assert eager[eager.index('--cases') + 1:eager.index('--cases') + 4] == [
-        '224:32', '224:64', '224:128']
+    assert eager[eager.index('--cases') + 1:eager.index('--cases') +
+                 4] == ['224:32', '224:64', '224:128']
     assert '--profile' in eager and '--amp' not in eager and '--compile' not in eager
     compiled = gpu_check.benchmark_command(args, cells[-1], 'x.json')
-    assert compiled[compiled.index('--cases') + 1:compiled.index('--cases') + 3] == [
-        '224:128', '--amp']
+    assert compiled[compiled.index('--cases') + 1:compiled.index('--cases') +
+                    3] == ['224:128', '--amp']
     assert '--compile' in compiled and '--profile' not in compiled
     assert compiled[compiled.index('--amp-dtype') + 1] == 'bfloat16'
     memory = gpu_check.benchmark_command(args, cells[4], 'x.json')
@@ -75,8 +77,8 @@ def test_no_gpu_without_tiny_is_a_clear_error(monkeypatch, capsys):
 
 def test_a_spent_budget_records_runs_as_not_run(tmp_path):
     budget = gpu_check.Budget(0.)
-    assert gpu_check._run(['true'], budget, str(tmp_path / 'log')) == dict(
-        status='not run: time budget spent')
+    assert gpu_check._run(['true'], budget,
+                          str(tmp_path / 'log')) == dict(status='not run: time budget spent')
     pid_file = tmp_path / 'pid'
     stopped = gpu_check._run(['sh', '-c', f'sleep 30 & echo $! > {pid_file}; wait'],
                              gpu_check.Budget(6.), str(tmp_path / 'log'))
@@ -99,19 +101,45 @@ def test_a_spent_budget_records_runs_as_not_run(tmp_path):
 def test_table_of_compiled_memory_and_failed_runs():
     timed = dict(step_s_median=0.1, images_per_s=320., compile='train_step', first_step_s=61.)
     results = dict(
-        machine=dict(device='cuda', gpu='Some GPU', cpu='Some CPU', torch='2.x',
-                     date='2026-12-05'),
-        cuda_tests=dict(status='ok', tests=21, failures=0, errors=0, skipped=1, passed=20,
-                        seconds=42.),
-        runs=[dict(precision='bf16', kind='compiled', mode='compiled', batches=[32],
-                   status='ok', cases=[dict(img=224, batch=32, greenmim=timed, simmim=dict(
-                       error='RuntimeError: no kernel'))]),
-              dict(precision='fp16', kind='compiled', mode='compiled', batches=[64],
-                   status='not run: time budget spent'),
-              dict(precision='fp32', kind='memory', mode='eager', batches=[128], status='ok',
-                   cases=[dict(img=224, batch=128, memory=dict(
-                       greenmim=dict(step_bytes=2**30), simmim=dict(step_bytes=5 * 2**30),
-                       step_ratio=0.2))])])
+        machine=dict(device='cuda', gpu='Some GPU', cpu='Some CPU', torch='2.x', date='2026-12-05'),
+        cuda_tests=dict(
+            status='ok', tests=21, failures=0, errors=0, skipped=1, passed=20, seconds=42.),
+        runs=[
+            dict(
+                precision='bf16',
+                kind='compiled',
+                mode='compiled',
+                batches=[32],
+                status='ok',
+                cases=[
+                    dict(
+                        img=224,
+                        batch=32,
+                        greenmim=timed,
+                        simmim=dict(error='RuntimeError: no kernel'))
+                ]),
+            dict(
+                precision='fp16',
+                kind='compiled',
+                mode='compiled',
+                batches=[64],
+                status='not run: time budget spent'),
+            dict(
+                precision='fp32',
+                kind='memory',
+                mode='eager',
+                batches=[128],
+                status='ok',
+                cases=[
+                    dict(
+                        img=224,
+                        batch=128,
+                        memory=dict(
+                            greenmim=dict(step_bytes=2**30),
+                            simmim=dict(step_bytes=5 * 2**30),
+                            step_ratio=0.2))
+                ])
+        ])
     table = gpu_check.markdown(results)
     assert '# GPU check: Some GPU (CPU Some CPU, torch 2.x, 2026-12-05)' in table
     assert 'CUDA tests: 20 passed, 0 failed, 0 errors, 1 skipped (42 s)' in table

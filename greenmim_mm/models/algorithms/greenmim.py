@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, get_world_size
 from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -12,6 +13,12 @@ from torch import nn
 from ..backbones.sparse_backbone import check_sparse_backbone
 from ..utils.masking import (check_mask_ratio, mask_generator, num_visible_units,
                              random_unit_mask, unit_grid)
+
+
+@torch.compiler.disable
+def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
+    """``optim_wrapper.update_params(loss)``, never traced by ``torch.compile``."""
+    optim_wrapper.update_params(loss)
 
 
 @MODELS.register_module()
@@ -111,6 +118,29 @@ class GreenMIM(BaseSelfSupervisor):
                 raise ValueError(f'{err} (backbone img_size {img_hw[0]}x{img_hw[1]}: '
                                  f'{grid[0]}x{grid[1]} units of {self.mask_unit} px)') from None
 
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """mmengine's ``BaseModel.train_step``, the parameter update kept out of compilation.
+
+        mmengine's ``compile=True`` wraps this method in ``torch.compile``; dynamo then
+        traces the forward and the loss, while ``optim_wrapper.update_params`` (backward
+        and the optimizer step, whose ``ConfigDict`` parameter groups dynamo cannot trace)
+        runs eagerly. Without compilation this is the parent's step.
+
+        Args:
+            data (dict | tuple | list): A batch from the data loader.
+            optim_wrapper (OptimWrapper): Updates the parameters.
+
+        Returns:
+            Dict[str, torch.Tensor]: The losses to log.
+        """
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        _update_params(optim_wrapper, parsed_losses)
+        return log_vars
+
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Dense features of unmasked images (the plain Swin forward)."""
         return self.backbone(inputs, mask=None)
@@ -181,9 +211,18 @@ class GreenMIM(BaseSelfSupervisor):
         Returns:
             Dict[str, torch.Tensor]: ``dict(loss=...)``.
         """
-        mask = self.generate_mask(inputs, self._training_generator())  # (B, Hu, Wu)
+        mask = self._training_mask(inputs)  # (B, Hu, Wu)
         pred = self.forward_masked(inputs, mask)  # (B, L, p*p*3)
         return dict(loss=self.head.loss(pred, inputs, mask))
+
+    @torch.compiler.disable
+    def _training_mask(self, inputs: torch.Tensor) -> torch.Tensor:
+        """This step's mask (:meth:`generate_mask` with :meth:`_training_generator`).
+
+        Drawn eagerly under ``torch.compile`` (mmengine's ``compile=True``): the message
+        hub's iteration and the generator are Python state a graph would specialise on.
+        """
+        return self.generate_mask(inputs, self._training_generator())
 
     def reconstruct(
             self,

@@ -125,12 +125,14 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
             x = x + _gather_tokens(pos.expand(x.shape[0], -1, -1), index)
         return x
 
-    def sparse_plan(self, mask: torch.Tensor) -> SparsePlan:
+    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> SparsePlan:
         """Token sets, group layouts and merge indices of every stage for ``mask``.
 
         Args:
             mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
                 True = masked.
+            static_shapes (bool): pack windows into groups of ``ws^2`` slots (see
+                :meth:`SparseMIMBackboneMixin.sparse_plan`). Defaults to False.
 
         Returns:
             SparsePlan: the geometry the sparse forward uses.
@@ -143,8 +145,9 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
             for block in stage.blocks:
                 key = self._window_and_shift(block, tokens[i].grid_hw)
                 if key not in stage_layouts:
-                    stage_layouts[key] = build_group_layout(tokens[i].coords, tokens[i].grid_hw,
-                                                            key[0], key[1], tokens[i].sample_ids)
+                    stage_layouts[key] = build_group_layout(
+                        tokens[i].coords, tokens[i].grid_hw, key[0], key[1],
+                        tokens[i].sample_ids, group_size=key[0]**2 if static_shapes else None)
             layouts.append(stage_layouts)
             has_next = stage.downsample is not None and i + 1 < num_stages
             merges.append(merge_index(tokens[i], tokens[i + 1]) if has_next else None)

@@ -97,12 +97,15 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
                 outs.append(x)
         return tuple(outs)
 
-    def sparse_plan(self, mask: torch.Tensor) -> List[TwinsStagePlan]:
+    def sparse_plan(self, mask: torch.Tensor,
+                    static_shapes: bool = False) -> List[TwinsStagePlan]:
         """Index geometry of every stage for ``mask``, built once per forward.
 
         Args:
             mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
                 True = masked.
+            static_shapes (bool): pack windows into groups of ``ws^2`` slots (see
+                :meth:`SparseMIMBackboneMixin.sparse_plan`). Defaults to False.
 
         Returns:
             list[TwinsStagePlan]: one per stage.
@@ -126,8 +129,10 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
                     if sr_children is None:
                         sr_children = self._sr_children(i, tokens, mask, scale, attn.sr_ratio)
                 elif isinstance(attn, LocallyGroupedSelfAttention) and window_layout is None:
-                    window_layout = build_group_layout(tokens.coords, tokens.grid_hw,
-                                                       attn.window_size, 0, tokens.sample_ids)
+                    ws = attn.window_size
+                    window_layout = build_group_layout(
+                        tokens.coords, tokens.grid_hw, ws, 0, tokens.sample_ids,
+                        group_size=ws * ws if static_shapes else None)
             plans.append(
                 TwinsStagePlan(tokens, embed_index, neighbour_index(tokens, 3), sr_children,
                                window_layout))

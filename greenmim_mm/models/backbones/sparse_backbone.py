@@ -6,16 +6,22 @@ the declarations GreenMIM reads (``mask_unit``, ``num_stages``, ``default_img_si
 dispatch ``forward(x, mask=None)``, the mask check and the index plan built on the CPU and
 moved to the device in one go -- so that a backbone's own file holds only its stage logic.
 :func:`check_sparse_backbone` is the check GreenMIM runs on whatever backbone it is given.
+
+Under ``torch.compile`` the plan is the one graph break of the sparse forward: it is built
+eagerly on the CPU (the mask check included, so the compiled graph holds no host sync), and
+its shapes depend on the mask only through a few buckets of group counts (see
+:func:`pad_plan_groups`), so a run at a fixed input size and mask ratio compiles a bounded
+number of graphs.
 """
 import inspect
 from abc import ABCMeta, abstractmethod
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 from torch import nn
 
 from ..utils.group_attention import group_window_attention_qkv
-from ..utils.grouping import GroupLayout
+from ..utils.grouping import GroupLayout, group_count_buckets, pad_groups
 from ..utils.masking import check_unit_mask
 
 
@@ -47,12 +53,15 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
         """Input pixels per token along each axis, for every stage (e.g. [4, 8, 16, 32])."""
 
     @abstractmethod
-    def sparse_plan(self, mask: torch.Tensor) -> Any:
+    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> Any:
         """The index geometry of every stage for a CPU ``mask``.
 
         Args:
             mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else
                 (B, Hu, Wu); True = masked. Checked already, on the CPU.
+            static_shapes (bool): pack window groups with a fixed capacity (``ws^2``, the
+                ``group_size`` of :func:`build_group_layout`), so that only group counts
+                depend on the mask. Defaults to False.
 
         Returns:
             Any: a plan -- tensors, possibly inside NamedTuples, lists, tuples and dicts --
@@ -103,18 +112,26 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
         """
         if mask is None:
             return super().forward(x)
-        return self.sparse_forward(x, self.checked_sparse_plan(x, mask))
+        # True while torch.compile traces (a constant of the graph), False in eager mode.
+        static_shapes = torch.compiler.is_compiling()
+        return self.sparse_forward(x, self.checked_sparse_plan(x, mask, static_shapes))
 
-    def checked_sparse_plan(self, x: torch.Tensor, mask: torch.Tensor) -> Any:
+    @torch.compiler.disable
+    def checked_sparse_plan(self, x: torch.Tensor, mask: torch.Tensor,
+                            static_shapes: bool = False) -> Any:
         """Check ``mask`` against ``x``, build its plan on the CPU, move it to ``x``'s device.
 
         The geometry is built on the CPU whatever the device: it is small and full of
         data-dependent shapes (each a device sync), and is moved in one go. A mask that all
-        samples share gets one plan for the whole batch.
+        samples share gets one plan for the whole batch. ``torch.compile`` does not trace
+        this method (one graph break).
 
         Args:
             x (Tensor): (B, 3, H, W) images.
             mask (Tensor): (B, H / mask_unit, W / mask_unit) bool, True = masked.
+            static_shapes (bool): build the plan for a compiled forward: fixed group
+                capacities and group counts padded to buckets (:func:`pad_plan_groups`).
+                Results are the same. Defaults to False.
 
         Returns:
             Any: :meth:`sparse_plan` of the mask, on ``x``'s device.
@@ -122,8 +139,35 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
         mask = mask.cpu() if isinstance(mask, torch.Tensor) else mask
         mask = check_unit_mask(x, mask, self.mask_unit, type(self).__name__)
         shared = bool((mask == mask[:1]).all())
-        plan = self.sparse_plan(mask[:1] if shared else mask)  # (1 or B, Hu, Wu)
+        layout_mask = mask[:1] if shared else mask  # (1 or B, Hu, Wu)
+        if static_shapes:
+            plan = pad_plan_groups(self.sparse_plan(layout_mask, static_shapes=True))
+        else:
+            plan = self.sparse_plan(layout_mask)
         return plan_to_device(plan, x.device)
+
+
+def map_plan(plan: Any, fn: Callable[[Any], Any], leaf_types: tuple = (torch.Tensor, )) -> Any:
+    """``plan`` with ``fn`` applied to every value of ``leaf_types`` in it.
+
+    Args:
+        plan (Any): values nested in NamedTuples, lists, tuples and dicts.
+        fn (Callable): applied to each leaf.
+        leaf_types (tuple[type]): the types ``fn`` applies to (checked before descending
+            into a NamedTuple). Defaults to tensors.
+
+    Returns:
+        Any: the same structure, leaves mapped, other values kept as they are.
+    """
+    if isinstance(plan, leaf_types):
+        return fn(plan)
+    if isinstance(plan, tuple) and hasattr(plan, '_fields'):  # NamedTuple
+        return type(plan)(*(map_plan(v, fn, leaf_types) for v in plan))
+    if isinstance(plan, (list, tuple)):
+        return type(plan)(map_plan(v, fn, leaf_types) for v in plan)
+    if isinstance(plan, dict):
+        return {k: map_plan(v, fn, leaf_types) for k, v in plan.items()}
+    return plan
 
 
 def plan_to_device(plan: Any, device: torch.device) -> Any:
@@ -139,15 +183,43 @@ def plan_to_device(plan: Any, device: torch.device) -> Any:
     """
     if torch.device(device).type == 'cpu':
         return plan
-    if isinstance(plan, torch.Tensor):
-        return plan.to(device, non_blocking=True)
-    if isinstance(plan, tuple) and hasattr(plan, '_fields'):  # NamedTuple
-        return type(plan)(*(plan_to_device(v, device) for v in plan))
-    if isinstance(plan, (list, tuple)):
-        return type(plan)(plan_to_device(v, device) for v in plan)
-    if isinstance(plan, dict):
-        return {k: plan_to_device(v, device) for k, v in plan.items()}
-    return plan
+    return map_plan(plan, lambda t: t.to(device, non_blocking=True))
+
+
+def pad_plan_groups(plan: Any) -> Any:
+    """Pad every packed :class:`GroupLayout` of ``plan`` to one bucket of group counts.
+
+    A packed layout (more than one group) of N tokens in groups of ``gs`` is padded with
+    empty groups to a count from :func:`group_count_buckets` (N, gs); one bucket level is
+    chosen for the whole plan -- the lowest that holds every layout -- so the shapes of
+    all layouts together take at most three values for given N and ``gs``. Padded groups
+    are fully masked and their outputs never read: results do not change.
+
+    Args:
+        plan (Any): a plan built with fixed group capacities (``static_shapes=True``).
+
+    Returns:
+        Any: the same plan, layouts padded.
+    """
+    packed = []
+    map_plan(plan, lambda layout: packed.append(layout) if layout.num_groups > 1 else None,
+             (GroupLayout, ))
+    if not packed:
+        return plan
+
+    def buckets(layout: GroupLayout) -> List[int]:
+        return group_count_buckets(layout.slot_index.shape[0], layout.group_size)
+
+    level = max(next(k for k, b in enumerate(buckets(layout)) if layout.num_groups <= b)
+                for layout in packed)
+
+    def pad(layout: GroupLayout) -> GroupLayout:
+        if layout.num_groups == 1:
+            return layout
+        sizes = buckets(layout)
+        return pad_groups(layout, sizes[min(level, len(sizes) - 1)])
+
+    return map_plan(plan, pad, (GroupLayout, ))
 
 
 def batched_group_attention(attn: nn.Module, qkv: torch.Tensor, layout: GroupLayout,

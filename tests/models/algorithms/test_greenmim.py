@@ -4,11 +4,11 @@ import uuid
 import pytest
 import torch
 from mmengine.logging import MessageHub
-from mmpretrain.models import SwinTransformer
 from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from greenmim_mm.models.algorithms import GreenMIM, encoder_total_stride
+from greenmim_mm.models.algorithms import GreenMIM
+from greenmim_mm.models.backbones import GreenMIMSwinTransformer
 from greenmim_mm.models.utils.masking import mask_generator, random_unit_mask
 
 IMG = 96  # a 3x3 grid of 32-px units
@@ -91,9 +91,11 @@ def test_invalid_settings_fail_at_build(kwargs, message):
         MODELS.build(tiny_cfg(**kwargs))
 
 
-def test_encoder_total_stride():
-    assert encoder_total_stride(SwinTransformer(arch='tiny')) == 32
-    assert encoder_total_stride(SwinTransformer(arch='tiny', patch_size=2)) == 16
+def test_the_mask_unit_is_the_swin_total_stride():
+    swin = GreenMIMSwinTransformer(arch='tiny')
+    assert swin.stage_strides == [4, 8, 16, 32] and swin.mask_unit == 32
+    swin = GreenMIMSwinTransformer(arch='tiny', patch_size=2, img_size=128)
+    assert swin.mask_unit == 16 and swin.num_stages == 4 and swin.default_img_size == (128, 128)
 
 
 def test_defaults():

@@ -212,7 +212,8 @@ def test_compile_wraps_train_step_and_times_the_first_step(monkeypatch, tmp_path
         return fn
 
     (case, ) = _compiled_run(monkeypatch, tmp_path, fake_compile)['cases']
-    assert sorted(wrapped) == ['BaseModel.train_step', 'BaseModel.train_step']
+    # SimMIM's is mmengine's; GreenMIM's keeps the parameter update out of compilation
+    assert sorted(wrapped) == ['BaseModel.train_step', 'GreenMIM.train_step']
     for name in ('greenmim', 'simmim'):
         assert case[name]['compile'] == 'train_step' and case[name]['first_step_s'] > 0
         assert len(case[name]['steps_s']) == 1

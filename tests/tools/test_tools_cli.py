@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from tests.helpers import REPO_ROOT, tool_path
-from tests.ports import free_port
+from tests.helpers import REPO_ROOT, free_port, tool_path
 
 # A tiny ResNet classifier on 32x32 images in class folders: 2 iterations take well under a
 # second, so the subprocess start-up (imports) dominates.

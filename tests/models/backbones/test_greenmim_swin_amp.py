@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from tests.models.backbones.amp_exactness import autocast_errors
-from tests.models.backbones.test_greenmim_swin import build, random_mask
+from tests.helpers import random_mask
+from tests.models.backbones.swin_exactness import build
 
 FACTOR = 1.5
 PER_PARAM_FACTOR = 3.0

@@ -12,8 +12,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from tests.configs.test_pretrain_configs import (_LossRecorder, weight_decay_of_parameters,
-                                                write_images)
+from tests.helpers import LossRecorder, load_tool, weight_decay_of_parameters, write_images
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SVT_L = osp.join(REPO, 'configs', 'greenmim_twins_svt_l_pretrain.py')
@@ -93,7 +92,7 @@ def test_demo_loss_falls(tmp_path, restore_determinism):
     cfg.custom_hooks = []
     runner = Runner.from_cfg(cfg)
     losses = []
-    runner.register_hook(_LossRecorder(losses), priority='LOWEST')
+    runner.register_hook(LossRecorder(losses), priority='LOWEST')
     runner.train()
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     print(f'Twins demo loss: first 10 iterations {first:.4f}, last 10 {last:.4f}')
@@ -106,7 +105,6 @@ def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     pytest.importorskip('mmdet')
     from mmdet.registry import MODELS as DET_MODELS
     from mmdet.utils import register_all_modules
-    from tests.helpers import load_tool
 
     cfg = Config.fromfile(DET)
     assert cfg.model.backbone.type == 'mmpretrain.GreenMIMSVT'

@@ -89,11 +89,9 @@ def test_amp_dtype_options(tool_module):
         bench.parse_args(['--amp', '--amp-dtype', 'float16', '--device', 'cpu'])
 
 
-def test_amp_contenders_share_the_non_finite_skip_wrapper(tool_module):
+def test_amp_contenders_share_the_non_finite_skip_wrapper(tool_module, mmpretrain_scope):
     import greenmim_mm  # noqa: F401
-    from mmengine.registry import init_default_scope
     bench = tool_module('benchmark')
-    init_default_scope('mmpretrain')
     args = bench.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
     for name in ('greenmim', 'simmim'):
         cfg = bench.load_config(args, name, 224, 0.75)

@@ -189,7 +189,7 @@ def write_images(folder: str, num: int, size: int = 192, seed: int = 0) -> None:
     Args:
         folder (str): Created if missing.
         num (int): Number of images, named ``0000.jpg``, ``0001.jpg``, ...
-        size (int): Side in pixels (at least 100). Defaults to 192.
+        size (int): Side in pixels (more than 40). Defaults to 192.
         seed (int): Seed of the shapes and colours. Defaults to 0.
     """
     rng = np.random.default_rng(seed)
@@ -222,6 +222,43 @@ class LossRecorder(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self.losses.append(float(outputs['loss']))
+
+
+def demo_training_losses(config: str, root: str, batch_size: int, max_iters: int) -> List[float]:
+    """Train a demo pre-training config on 64 generated images; every iteration's loss.
+
+    Data load in the main process, no checkpoints but the last, no picture hook.
+
+    Args:
+        config (str): Path of the config (``configs/demo/*_pretrain.py``).
+        root (str): An empty folder for the images (``root/demo/pretrain``) and the work dir.
+        batch_size (int): Images per iteration.
+        max_iters (int): Iterations.
+
+    Returns:
+        list[float]: The losses, one per iteration.
+    """
+    import uuid
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    write_images(osp.join(root, 'demo', 'pretrain'), 64)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = osp.join(root, 'work')
+    cfg.experiment_name = f'test_{uuid.uuid4().hex}'  # one visualizer/logger per runner
+    cfg.train_dataloader.dataset.data_root = osp.join(root, 'demo')
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.train_dataloader.batch_size = batch_size
+    cfg.log_level = 'WARNING'
+    cfg.train_cfg.max_iters = max_iters
+    cfg.default_hooks.checkpoint.interval = max_iters
+    cfg.custom_hooks = []
+    runner = Runner.from_cfg(cfg)
+    losses = []
+    runner.register_hook(LossRecorder(losses), priority='LOWEST')
+    runner.train()
+    return losses
 
 
 def weight_decay_of_parameters(cfg, model: torch.nn.Module) -> dict:

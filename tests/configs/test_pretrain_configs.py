@@ -15,7 +15,8 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.compat import register_checkpoint_safe_globals
-from tests.helpers import LossRecorder, load_tool, weight_decay_of_parameters, write_images
+from tests.helpers import (demo_training_losses, load_tool, weight_decay_of_parameters,
+                           write_images)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
@@ -198,16 +199,10 @@ def test_train_tool_amp_on_cpu(tmp_path, restore_determinism):
 
 @pytest.mark.slow
 def test_demo_loss_falls(tmp_path, restore_determinism):
-    """The demo recipe learns: over its first 40 iterations the loss drops clearly."""
-    write_images(str(tmp_path / 'demo' / 'pretrain'), 64)
-    cfg = demo_runner_cfg(str(tmp_path / 'demo'), str(tmp_path / 'work'))
-    cfg.train_cfg.max_iters = 40
-    cfg.default_hooks.checkpoint.interval = 40
-    cfg.custom_hooks = []
-    runner = Runner.from_cfg(cfg)
-    losses = []
-    runner.register_hook(LossRecorder(losses), priority='LOWEST')
-    runner.train()
+    """The demo recipe learns: at half its batch (8), over its first 40 iterations the loss
+    drops clearly (seen: first 10 iterations 1.047 on average, last 10 0.671)."""
+    losses = demo_training_losses(DEMO, str(tmp_path), batch_size=8, max_iters=40)
+    assert len(losses) == 40
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     assert last < 0.85 * first, (first, last)
 

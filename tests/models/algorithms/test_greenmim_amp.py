@@ -6,7 +6,6 @@ head are shared, so the comparison isolates the encoder's contribution under aut
 import contextlib
 import copy
 
-import pytest
 import torch
 
 from greenmim_mm.models.algorithms import GreenMIM

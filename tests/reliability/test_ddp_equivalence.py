@@ -58,8 +58,8 @@ def test_mask_rcnn_fine_tuning_runs_on_two_processes(demo_data, tmp_path):
     work_dir = str(tmp_path / 'det')
     data_root = demo_data + '/'
     run_tool([
-        osp.join(TOOLS_DIR, 'dist_train.sh'), DEMO_DET, '2', '--work-dir', work_dir, '--no-validate',
-        '--cfg-options', 'model.backbone.init_cfg=None', f'data_root={data_root}',
+        osp.join(TOOLS_DIR, 'dist_train.sh'), DEMO_DET, '2', '--work-dir', work_dir,
+        '--no-validate', '--cfg-options', 'model.backbone.init_cfg=None', f'data_root={data_root}',
         f'train_dataloader.dataset.data_root={data_root}', 'train_dataloader.batch_size=1',
         'train_dataloader.num_workers=0', 'train_cfg.max_iters=2',
         'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'

@@ -84,7 +84,10 @@ def enable_amp(cfg: Config, cuda: bool) -> None:
             ``CpuAmpOptimWrapper`` with ``dtype='bfloat16'`` and no loss scale. Both in
             their ``NonFiniteSkip`` form: a step whose loss or gradients are not finite is
             skipped with a counting warning, too many in a row stop the run, and the
-            gradient norm is logged (``greenmim_mm/engine/optim_wrappers/nonfinite.py``).
+            gradient norm is logged (``greenmim_mm/engine/optim_wrappers/nonfinite.py``);
+            and each keeps a reduced-precision shadow of the weights, so that the sparse
+            backbones' lean layers cast each weight once per step
+            (``greenmim_mm/engine/optim_wrappers/weight_shadow.py``).
     """
     optim_wrapper = cfg.optim_wrapper
     if cuda:

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/benchmark.py: a tiny run produces well-formed output (no timing assertions)."""
+"""greenmim_mm.benchmark (tools/analysis_tools/benchmark.py): a tiny run, well-formed output."""
 import json
 import os.path as osp
 
@@ -6,18 +6,22 @@ import pytest
 import torch
 from PIL import Image
 
+from greenmim_mm.benchmark import contenders, options, report, run
+
 
 @pytest.fixture(scope='module')
-def tiny_run(tool_module, tmp_path_factory):
+def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('bench')
-    bench = tool_module('benchmark')
-    argv = ['--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1',
-            '--mem-steps', '1', '--sweep-sizes', '224', '--sweep-ratios', '0.75', '0.9',
-            '--sweep-batch', '1', '--threads', '1',
-            '--json', str(out / 'bench.json'), '--plot', str(out / 'bench.png')]
+    argv = [
+        '--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1', '--mem-steps', '1',
+        '--sweep-sizes', '224', '--sweep-ratios', '0.75', '0.9', '--sweep-batch', '1', '--threads',
+        '1', '--json',
+        str(out / 'bench.json'), '--plot',
+        str(out / 'bench.png')
+    ]
     threads = torch.get_num_threads()
     try:
-        returned = bench.main(argv)
+        returned = run.main(argv)
     finally:
         torch.set_num_threads(threads)  # --threads changes the whole process
     return returned, out
@@ -43,19 +47,18 @@ def test_json_is_complete(tiny_run):
     assert case['speedup'] == pytest.approx(case['simmim']['step_s_median'] /
                                             case['greenmim']['step_s_median'])
     assert case['memory']['step_ratio'] == pytest.approx(
-        case['memory']['greenmim']['step_bytes'] /
-        max(case['memory']['simmim']['step_bytes'], 1))
+        case['memory']['greenmim']['step_bytes'] / max(case['memory']['simmim']['step_bytes'], 1))
     g = case['greenmim']
     assert 0 < g['grouping_share'] < 1 and g['grouping_s'] > 0
     # stages 0-2 have regular and shifted windows, the 7x7 last stage one window (no shift)
     assert [(p['stage'], p['shift']) for p in g['padding']] == [(0, 0), (0, 3), (1, 0), (1, 3),
-                                                                 (2, 0), (2, 3), (3, 0)]
+                                                                (2, 0), (2, 3), (3, 0)]
     for p in g['padding']:
         assert p['groups'] * p['group_size'] >= p['tokens'] > 0
-        assert p['padding'] == pytest.approx((p['groups'] * p['group_size'] - p['tokens']) /
-                                             p['tokens'])
-    assert [(c['img'], c['mask_ratio'], 'simmim' in c) for c in results['sweep']] == [
-        (224, 0.75, True), (224, 0.9, False)]
+        assert p['padding'] == pytest.approx(
+            (p['groups'] * p['group_size'] - p['tokens']) / p['tokens'])
+    assert [(c['img'], c['mask_ratio'], 'simmim' in c)
+            for c in results['sweep']] == [(224, 0.75, True), (224, 0.9, False)]
     assert returned['cases'][0]['speedup'] == case['speedup']
 
 
@@ -65,48 +68,47 @@ def test_plot_is_a_png(tiny_run):
         assert img.format == 'PNG' and img.size[0] > 500
 
 
-def test_bad_case_is_a_clear_error(tool_module):
-    bench = tool_module('benchmark')
+def test_bad_case_is_a_clear_error():
     with pytest.raises(SystemExit, match='multiple of 32'):
-        bench.main(['--cases', '200:2', '--no-memory', '--no-sweep'])
+        run.main(['--cases', '200:2', '--no-memory', '--no-sweep'])
 
 
-def test_batch_and_img_options_make_the_cases(tool_module):
-    bench = tool_module('benchmark')
-    assert bench.parse_args([]).cases == ['224:8', '224:2', '448:2']
-    assert bench.parse_args(['--batch', '4']).cases == ['224:4']
-    assert bench.parse_args(['--img', '224', '320', '--batch', '1']).cases == ['224:1', '320:1']
+def test_batch_and_img_options_make_the_cases():
+    assert options.parse_args([]).cases == ['224:8', '224:2', '448:2']
+    assert options.parse_args(['--batch', '4']).cases == ['224:4']
+    assert options.parse_args(['--img', '224', '320', '--batch', '1']).cases == ['224:1', '320:1']
 
 
-def test_amp_dtype_options(tool_module):
-    bench = tool_module('benchmark')
-    args = bench.parse_args(['--amp', '--device', 'cpu'])
-    assert args.amp_dtype == 'bfloat16' and bench.amp_dtype(args) == 'bfloat16'
-    assert bench.amp_dtype(bench.parse_args(['--device', 'cpu'])) is None
+def test_amp_dtype_options():
+    args = options.parse_args(['--amp', '--device', 'cpu'])
+    assert args.amp_dtype == 'bfloat16' and options.amp_dtype(args) == 'bfloat16'
+    assert options.amp_dtype(options.parse_args(['--device', 'cpu'])) is None
     with pytest.raises(SystemExit):
-        bench.parse_args(['--amp-dtype', 'bfloat16'])  # needs --amp
+        options.parse_args(['--amp-dtype', 'bfloat16'])  # needs --amp
     with pytest.raises(SystemExit):
-        bench.parse_args(['--amp', '--amp-dtype', 'float16', '--device', 'cpu'])
+        options.parse_args(['--amp', '--amp-dtype', 'float16', '--device', 'cpu'])
 
 
-def test_amp_contenders_share_the_non_finite_skip_wrapper(tool_module, mmpretrain_scope):
-    import greenmim_mm  # noqa: F401
-    bench = tool_module('benchmark')
-    args = bench.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
-    for name in ('greenmim', 'simmim'):
-        cfg = bench.load_config(args, name, 224, 0.75)
-        _, wrapper = bench.build_contender(name, cfg, 'cpu', bench.amp_dtype(args))
-        assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
-        assert wrapper.cast_dtype == torch.bfloat16
+def test_amp_contenders_share_the_non_finite_skip_wrapper():
+    from mmengine.registry import DefaultScope
+
+    args = options.parse_args(['--amp', '--device', 'cpu', '--arch', 'tiny'])
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for name in ('greenmim', 'simmim'):
+            cfg = contenders.load_config(args, name, 224, 0.75)
+            _, wrapper = contenders.build_contender(name, cfg, 'cpu', options.amp_dtype(args))
+            assert type(wrapper).__name__ == 'NonFiniteSkipCpuAmpOptimWrapper'
+            assert wrapper.cast_dtype == torch.bfloat16
 
 
-def test_no_time_measures_memory_only(tool_module, tmp_path):
-    bench = tool_module('benchmark')
+def test_no_time_measures_memory_only(tmp_path):
     threads = torch.get_num_threads()
     try:
-        results = bench.main(['--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1',
-                              '--mem-steps', '1', '--threads', '1',
-                              '--plot', str(tmp_path / 'mem.png')])
+        results = run.main([
+            '--arch', 'tiny', '--cases', '224:1', '--no-time', '--warmup', '1', '--mem-steps', '1',
+            '--threads', '1', '--plot',
+            str(tmp_path / 'mem.png')
+        ])
     finally:
         torch.set_num_threads(threads)
     (case, ) = results['cases']
@@ -115,4 +117,125 @@ def test_no_time_measures_memory_only(tool_module, tmp_path):
     with Image.open(tmp_path / 'mem.png') as img:
         assert img.format == 'PNG'
     with pytest.raises(SystemExit):
-        bench.parse_args(['--no-time', '--no-memory'])
+        options.parse_args(['--no-time', '--no-memory'])
+
+
+def _tiny_profile(tmp_path, *extra):
+    threads = torch.get_num_threads()
+    try:
+        return run.main([
+            '--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1', '--no-memory',
+            '--no-sweep', '--threads', '1', '--profile', '--profile-top', '5', '--json',
+            str(tmp_path / 'p.json'), *extra
+        ])
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tiny_profiles(tmp_path_factory):
+    """--profile in float32 and under bf16 autocast (Swin-tiny, 224 px, batch 1)."""
+    return {
+        precision: _tiny_profile(tmp_path_factory.mktemp(precision), *extra)
+        for precision, extra in (('fp32', ()), ('bf16', ('--amp', )))
+    }
+
+
+def test_profile_counts_are_sane(tiny_profiles):
+    for precision, results in tiny_profiles.items():
+        (case, ) = results['cases']
+        for name in ('greenmim', 'simmim'):
+            counts, timing = (case[name]['profile'][k] for k in ('counts', 'time'))
+            assert counts['aten_ops'] + counts['other_ops'] == sum(counts['ops'].values())
+            assert counts['aten_ops'] > 500
+            # AdamW's update (ours: the fused kernel, once per parameter group) is a part of
+            # the step
+            optimizer = counts['phases']['optimizer']
+            assert 0 < optimizer < counts['aten_ops'] // 2
+            fused = counts['ops'].get('aten::_fused_adamw_', 0)
+            assert optimizer >= fused and (fused > 0) == (name == 'greenmim')
+            # GreenMIM's grouping runs ATen operations too (on CPU tensors); SimMIM has none
+            assert ('sparse_plan' in counts['phases']) == (name == 'greenmim')
+            if name == 'greenmim':
+                assert 0 < counts['phases']['sparse_plan'] < counts['aten_ops'] - optimizer
+            assert counts['ops']['aten::mm'] > 0 and counts['casts'] >= 1
+            # the input images are cast from uint8 once, in the data preprocessor
+            assert counts['cast_kinds']['uint8->float32'] == dict(casts=1, bytes=4 * 3 * 224**2)
+            assert counts['cast_bytes'] == sum(k['bytes'] for k in counts['cast_kinds'].values())
+            assert counts['casts'] == sum(k['casts'] for k in counts['cast_kinds'].values())
+            assert timing['sort_by'] == 'self_cpu' and len(timing['top']) == 5
+            assert [r['self_cpu_ms'] for r in timing['top']] == sorted(
+                (r['self_cpu_ms'] for r in timing['top']), reverse=True)
+            assert timing['profiled_aten_calls'] >= counts['aten_ops']
+    for name in ('greenmim', 'simmim'):
+        fp32, bf16 = (
+            tiny_profiles[p]['cases'][0][name]['profile']['counts'] for p in ('fp32', 'bf16'))
+        assert 'float32->bfloat16' not in fp32['cast_kinds']
+        # bf16 autocast casts every weight at least once: more than a bf16 copy of most of
+        # Swin-tiny's 28 M parameters
+        assert bf16['cast_kinds']['float32->bfloat16']['bytes'] > 40e6
+        assert bf16['cast_bytes'] > fp32['cast_bytes'] and bf16['casts'] > fp32['casts'] + 100
+
+
+def test_profile_is_printed_per_contender(tiny_profiles, capsys):
+    report.print_report(tiny_profiles['bf16'])
+    out = capsys.readouterr().out
+    (case, ) = tiny_profiles['bf16']['cases']
+    for label, name in (('GreenMIM', 'greenmim'), ('SimMIM', 'simmim')):
+        counts = case[name]['profile']['counts']
+        phases = f"optimizer.step {counts['phases']['optimizer']:,}" + (
+            f", sparse_plan {counts['phases']['sparse_plan']:,}" if name == 'greenmim' else '')
+        assert f"| {label} | {counts['aten_ops']:,} | {phases} | {counts['casts']:,} |" in out
+        assert f'{label}: top operations by self CPU time' in out
+        assert f"| {case[name]['profile']['time']['top'][0]['name']} |" in out
+    assert 'bfloat16 autocast, eager' in out
+
+
+def _compiled_run(monkeypatch, tmp_path, compile_fn):
+    monkeypatch.setattr(torch, 'compile', compile_fn)
+    threads = torch.get_num_threads()
+    try:
+        return run.main([
+            '--arch', 'tiny', '--cases', '224:1', '--iters', '1', '--warmup', '1', '--no-memory',
+            '--no-sweep', '--threads', '1', '--compile', '--json',
+            str(tmp_path / 'c.json')
+        ])
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_compile_wraps_train_step_and_times_the_first_step(monkeypatch, tmp_path):
+    wrapped = []
+
+    def fake_compile(fn, **kwargs):  # torch.compile's contract: a callable like fn
+        wrapped.append(fn.__qualname__)
+        return fn
+
+    (case, ) = _compiled_run(monkeypatch, tmp_path, fake_compile)['cases']
+    assert sorted(wrapped) == ['BaseModel.train_step', 'BaseModel.train_step']
+    for name in ('greenmim', 'simmim'):
+        assert case[name]['compile'] == 'train_step' and case[name]['first_step_s'] > 0
+        assert len(case[name]['steps_s']) == 1
+    assert 'grouping_share' not in case['greenmim']  # patching a compiled model recompiles
+
+
+def test_a_failing_compilation_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
+
+    def failing_compile(fn, **kwargs):
+        if 'GreenMIM' not in type(fn.__self__).__name__:
+            return fn
+
+        def compiled(*args, **kw):
+            raise RuntimeError('Dynamo failed to trace the sparse plan')
+
+        return compiled
+
+    results = _compiled_run(monkeypatch, tmp_path, failing_compile)
+    (case, ) = results['cases']
+    assert case['greenmim']['error'].startswith(
+        'RuntimeError: Dynamo failed to trace the sparse plan')
+    assert 'step_s_median' not in case['greenmim'] and 'speedup' not in case
+    assert case['simmim']['step_s_median'] > 0  # the other contender is still measured
+    with open(tmp_path / 'c.json') as f:
+        assert json.load(f)['cases'][0]['greenmim']['error'] == case['greenmim']['error']
+    assert 'greenmim at 224 px batch 1 failed: RuntimeError' in capsys.readouterr().out

@@ -287,12 +287,12 @@ class TestMergeArgs:
 
     @pytest.fixture(scope='class')
     def train_script(self):
-        from greenmim_mm.cli import training
+        from greenmim_mm.cli import train as training
         return training
 
     @pytest.fixture(scope='class')
     def eval_script(self):
-        from greenmim_mm.cli import testing
+        from greenmim_mm.cli import test as testing
         return testing
 
     def merged(self, module, cls_config, *argv: str) -> Config:
@@ -315,7 +315,7 @@ class TestMergeArgs:
 
     def test_amp_on_cpu_warns_without_native_bf16(self, train_script, cls_config,
                                                   monkeypatch):
-        from greenmim_mm.cli import training
+        from greenmim_mm.cli import train as training
         assert training.cpu_bf16_is_native() in (True, False)  # torch still answers
         for native, warned in ((False, True), (True, False), (None, False)):
             logged = []

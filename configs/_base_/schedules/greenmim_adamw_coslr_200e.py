@@ -5,6 +5,9 @@
 # on GPU, or CpuAmpOptimWrapper (bfloat16 autocast) on CPU.
 optim_wrapper = dict(
     type='OptimWrapper',
+    # One parameter group per distinct (lr, weight decay) instead of one per parameter: the
+    # same updates, a fused AdamW step of ~6 operations instead of ~700 (Swin-B).
+    constructor='MergedGroupsOptimWrapperConstructor',
     # fused=True: one multi-threaded kernel per parameter (CPU and CUDA) instead of ~8
     # elementwise passes; same update. On Swin-B it cuts the AdamW step ~5x on CPU.
     optimizer=dict(

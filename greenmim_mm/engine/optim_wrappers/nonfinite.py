@@ -26,6 +26,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
 from .cpu_amp import CpuAmpOptimWrapper
+from .weight_shadow import WeightShadowMixin
 
 
 class NonFiniteStepError(RuntimeError):
@@ -140,12 +141,15 @@ class NonFiniteSkipOptimWrapper(NonFiniteSkipMixin, OptimWrapper):
 
 
 @OPTIM_WRAPPERS.register_module()
-class NonFiniteSkipAmpOptimWrapper(NonFiniteSkipMixin, AmpOptimWrapper):
+class NonFiniteSkipAmpOptimWrapper(WeightShadowMixin, NonFiniteSkipMixin, AmpOptimWrapper):
     """``AmpOptimWrapper`` (CUDA fp16/bf16, loss scaling) that counts skipped steps, stops
-    after too many in a row and logs the gradient norm; see :class:`NonFiniteSkipMixin`."""
+    after too many in a row and logs the gradient norm; see :class:`NonFiniteSkipMixin`.
+    It keeps a reduced-precision shadow of the weights (``shadow_weights=True``), see
+    :class:`WeightShadowMixin`."""
 
 
 @OPTIM_WRAPPERS.register_module()
-class NonFiniteSkipCpuAmpOptimWrapper(NonFiniteSkipMixin, CpuAmpOptimWrapper):
-    """:class:`CpuAmpOptimWrapper` (CPU bfloat16 autocast) that skips non-finite updates;
-    see :class:`NonFiniteSkipMixin`."""
+class NonFiniteSkipCpuAmpOptimWrapper(WeightShadowMixin, NonFiniteSkipMixin, CpuAmpOptimWrapper):
+    """:class:`CpuAmpOptimWrapper` (CPU bfloat16 autocast) that skips non-finite updates
+    (see :class:`NonFiniteSkipMixin`) and keeps a bfloat16 shadow of the weights
+    (``shadow_weights=True``, see :class:`WeightShadowMixin`)."""

@@ -1,4 +1,10 @@
-"""Group window attention: window attention of a Swin block on packed sparse tokens."""
+"""Group window attention on packed sparse tokens: Swin's window attention, Twins' locally
+grouped attention.
+
+Windows of unequal visible-token counts are packed into groups of equal size (see
+:mod:`.grouping`); attention is masked so that tokens of different windows never meet, with
+Swin's relative position bias looked up by each pair's original coordinates (Twins has none).
+"""
 from typing import Optional
 
 import torch
@@ -7,11 +13,11 @@ from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
 from .grouping import GroupLayout
-from .lean_ops import autocast_dtype, inactive_dropout, no_autocast, plain_linear, to_dtype
+from .lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, plain_linear,
+                       shadowed_inputs, to_dtype)
 
 
-def group_window_attention(w_msa: WindowMSA, x: torch.Tensor,
-                           layout: GroupLayout) -> torch.Tensor:
+def group_window_attention(w_msa: WindowMSA, x: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
     """Run ``w_msa`` (an mmpretrain ``WindowMSA``) on tokens packed by ``layout``.
 
     Linear layers run on the ``N`` real tokens only; the grouping gathers q, k and v into
@@ -48,7 +54,7 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
     lean = (dropout_p == 0 and plain_linear(proj) and inactive_dropout(w_msa.proj_drop))
     if lean:
         return _GroupAttention.apply(qkv, table, proj.weight, proj.bias, layout, num_heads,
-                                     w_msa.scale)
+                                     w_msa.scale, torch.is_grad_enabled())
     out = _sdpa_group_attention(qkv, table, layout, num_heads, w_msa.scale, dropout_p)
     out = out.index_select(1, layout.slot_index)  # (B, N, C)
     return w_msa.proj_drop(proj(out))
@@ -116,31 +122,36 @@ class _GroupAttention(Function):
 
     @staticmethod
     def _attend(q, k, v, table, layout, scale, dtype):
-        """probs (B, G, nH, gs, gs) and tokens (B, N, C) before ``proj``.
+        """probs (B, G, nH, gs, gs), the same in the matmuls' dtype, and tokens (B, N, C)
+        before ``proj``.
 
-        ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype.
+        ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype (and then
+        the second result is ``probs`` itself).
         """
         scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
-        if dtype is not None:
-            scores = scores.float()  # the bias table is float32: softmax in float32
+        # Under autocast the float32 bias promotes the sum (and the softmax) to float32:
+        # the same values as casting the scores first, without writing a float32 copy.
         probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
         del scores
-        out = torch.matmul(to_dtype(probs, dtype), v).transpose(2, 3)  # (B, G, gs, nH, hd)
+        probs_mm = to_dtype(probs, dtype)
+        out = torch.matmul(probs_mm, v).transpose(2, 3)  # (B, G, gs, nH, hd)
         group, pos = _slot_group_pos(layout)
         tokens = out[:, group, pos]  # (B, N, nH, hd): read back and merge heads in one copy
-        return probs, tokens.flatten(2)
+        return probs, probs_mm, tokens.flatten(2)
 
     @staticmethod
-    def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale):
+    def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale, train):
         dtype = autocast_dtype(qkv)  # None: no casts at all
         qkv = to_dtype(qkv, dtype)  # (B, G * gs, 3C); already so when a linear made it
         q, k, v = _split_heads(qkv, layout, num_heads)
-        tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[1]  # (B, N, C)
+        tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[2]  # (B, N, C)
         ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
         ctx.dtype = dtype
-        # The parameter, not its reduced-precision copy: backward casts it again.
+        # The parameter, not its reduced-precision copy: backward reads its shadow or casts.
         ctx.save_for_backward(qkv, table, proj_w)
-        return F.linear(tokens, to_dtype(proj_w, dtype), to_dtype(proj_b, dtype))
+        ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
+        return F.linear(tokens, param_in(proj_w, dtype, shadowed[2]),
+                        param_in(proj_b, dtype, shadowed[3]))
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -151,23 +162,24 @@ class _GroupAttention(Function):
             grad_y = to_dtype(grad_y, dtype)
             q, k, v = _split_heads(qkv, layout, ctx.num_heads)
             B, G, nH, gs, hd = q.shape
-            probs, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
-                                                    dtype)  # recomputed
+            probs, probs_mm, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
+                                                              dtype)  # recomputed
             grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
             grad_proj_w = grad_proj_b = None
             if need[2]:
                 grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1]))
                 grad_proj_w = grad_proj_w.to(proj_w.dtype)
             if need[3]:
-                grad_proj_b = (grad_y2d.sum(0) if dtype is None else
-                               grad_y2d.sum(0, dtype=torch.float32))
+                grad_proj_b = (
+                    grad_y2d.sum(0) if dtype is None else grad_y2d.sum(0, dtype=torch.float32))
             del tokens
-            grad_tokens = grad_y.matmul(to_dtype(proj_w, dtype))  # (B, N, C)
+            grad_tokens = grad_y.matmul(param_in(proj_w, dtype, ctx.shadowed[2]))  # (B, N, C)
             # Padding slots get no gradient: slot_index hits every real slot exactly once.
             grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
             group, pos = _slot_group_pos(layout)
             grad_out.transpose(2, 3)[:, group, pos] = grad_tokens.view(B, -1, nH, hd)
-            grad_v = torch.matmul(to_dtype(probs, dtype).transpose(-2, -1), grad_out)
+            grad_v = torch.matmul(probs_mm.transpose(-2, -1), grad_out)
+            del probs_mm
             grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))  # (B, G, nH, gs, gs)
             grad_scores = torch._softmax_backward_data(
                 grad_probs.to(probs.dtype), probs, -1, probs.dtype)  # float32 under autocast
@@ -175,11 +187,11 @@ class _GroupAttention(Function):
             grad_table = None
             if table is not None and need[1]:
                 grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
-                grad_table = torch.zeros_like(table).index_add_(
-                    0, layout.rel_pos_index.flatten(), grad_bias.to(table.dtype))
+                grad_table = torch.zeros_like(table).index_add_(0, layout.rel_pos_index.flatten(),
+                                                                grad_bias.to(table.dtype))
             grad_scores = to_dtype(grad_scores, dtype)
             grad_q = torch.matmul(grad_scores, k).mul_(scale)
             grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)
             grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
             grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
-        return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None
+        return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None, None

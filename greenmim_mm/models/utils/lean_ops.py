@@ -1,11 +1,13 @@
-"""Memory-lean LayerNorm + Linear and GELU + Linear for the sparse Swin blocks.
+"""Memory-lean LayerNorm + Linear and GELU + Linear for the sparse Swin and Twins blocks.
 
 Autograd keeps, per token and block, both LayerNorms' inputs and outputs, the MLP's hidden
 pre-activation and its GELU output (4C floats each). Two autograd functions compute exactly
 the same forward and gradients with the same ATen kernels but keep less: ``LayerNorm +
 Linear`` keeps the LayerNorm input (the output is recomputed in backward), ``GELU + Linear``
 keeps the pre-activation (the GELU is recomputed). That is 6C fewer floats per token and
-block, about a third of a block's activations, for two cheap elementwise passes.
+block, about a third of a block's activations, for two cheap elementwise passes. The sparse
+Swin blocks use them for the attention's ``qkv``, the MLP and the patch merging, the sparse
+Twins blocks for the attention's ``qkv`` (locally grouped attention) and the MLP.
 
 Under autocast (bf16 on CPU; fp16 or bf16 on CUDA) they cast as autocast casts the modules
 they replace: the linear layers (forward and backward matmuls) run in the autocast dtype with
@@ -13,15 +15,20 @@ the weights cast to it, the LayerNorm computes its statistics in float32 (on CUD
 runs ``layer_norm`` in float32, on CPU it keeps the input's dtype and the kernel accumulates
 in float32), GELU runs in its input's dtype, and results come out in the autocast dtype as
 the modules' would. Bias gradients are summed in float32. Backward runs with autocast off
-and the same explicit casts, whatever the autocast state at ``backward()``. Unlike autograd
-of ``F.linear`` under autocast, which keeps the reduced-precision copy of every weight until
-backward (half the model's parameter memory, more than the lean activations of a Swin-B
-step at 224 px), they keep the parameter itself and cast it again in backward: the same
-bits, one layer's copy alive at a time.
+and the same explicit casts, whatever the autocast state at ``backward()``.
+
+Unlike autograd of ``F.linear`` under autocast, which keeps the reduced-precision copy of
+every weight until backward (half the model's parameter memory, more than the lean
+activations of a Swin-B step at 224 px), they keep the float32 parameter itself. In a
+training forward and its backward they read the parameter's reduced-precision shadow when
+the optimizer wrapper keeps one (:mod:`.weight_shadow`; the ``--amp`` wrappers do): one copy
+of the weights, cast once per optimizer step. Otherwise (no such wrapper, eval, no-grad)
+they cast the parameter in forward and again in backward: the same bits, one layer's copy
+alive at a time.
 
 They apply to float32/float64 (and under autocast to float32/bf16/fp16 inputs), GELU MLPs
-without dropout (or in eval mode): :func:`layer_norm_linear` and :func:`layer_norm_mlp` fall
-back to the modules otherwise.
+without dropout (or in eval mode): :func:`layer_norm_linear`, :func:`layer_norm_mlp` and
+:func:`layer_norm_ffn_branch` fall back to the modules otherwise.
 """
 import contextlib
 from typing import Optional, Tuple
@@ -31,6 +38,8 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks.wrappers import Linear as MMCVLinear
 from torch import nn
 from torch.autograd import Function
+
+from .weight_shadow import shadow_of
 
 # Layers whose forward is exactly F.linear (mmcv's wrapper only adds empty-input handling).
 _PLAIN_LINEARS = (nn.Linear, MMCVLinear)
@@ -50,6 +59,25 @@ def autocast_dtype(x: torch.Tensor) -> Optional[torch.dtype]:
 def to_dtype(t: Optional[torch.Tensor], dtype: Optional[torch.dtype]) -> Optional[torch.Tensor]:
     """``t`` in ``dtype`` (no copy when it already is, or when ``dtype`` is None)."""
     return t if t is None or dtype is None else t.to(dtype)
+
+
+def shadowed_inputs(ctx, train: bool) -> Tuple[bool, ...]:
+    """Per input of an autograd function, whether it may read a parameter's shadow.
+
+    Only a training forward (``train``: grad mode was on at ``apply``) of an input that gets
+    a gradient, and the backward of that forward; eval and no-grad forwards cast as before.
+    """
+    return tuple(train and need for need in ctx.needs_input_grad)
+
+
+def param_in(param: Optional[torch.Tensor], dtype: Optional[torch.dtype],
+             shadowed: bool) -> Optional[torch.Tensor]:
+    """``param`` in ``dtype``: its kept reduced-precision shadow where ``shadowed`` and one
+    is kept (:mod:`.weight_shadow`), else a cast; ``param`` itself when ``dtype`` is None."""
+    if param is None or dtype is None:
+        return param
+    shadow = shadow_of(param, dtype) if shadowed else None
+    return param.to(dtype) if shadow is None else shadow
 
 
 def no_autocast(device_type: str, dtype: Optional[torch.dtype]):
@@ -84,12 +112,14 @@ class _LayerNormLinear(Function):
     """``linear(layer_norm(x))`` keeping x instead of the normalised tokens."""
 
     @staticmethod
-    def forward(ctx, x, ln_w, ln_b, eps, weight, bias):
+    def forward(ctx, x, ln_w, ln_b, eps, weight, bias, train):
         dtype = autocast_dtype(x)  # None: no casts at all
         x2d = x.reshape(-1, x.shape[-1])  # (M, C)
         xn, mean, rstd = _layer_norm(_layer_norm_input(x2d, dtype), ln_w, ln_b, eps)
-        out = F.linear(to_dtype(xn, dtype), to_dtype(weight, dtype),
-                       to_dtype(bias, dtype))  # (M, C_out)
+        ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
+        out = F.linear(
+            to_dtype(xn, dtype), param_in(weight, dtype, shadowed[4]),
+            param_in(bias, dtype, shadowed[5]))  # (M, C_out)
         ctx.eps, ctx.dtype = eps, dtype
         ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight)
         return out.view(*x.shape[:-1], out.shape[-1])
@@ -109,25 +139,27 @@ class _LayerNormLinear(Function):
                 grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
             del xn
             if any(need[:3]):
-                grad_xn = g.mm(to_dtype(weight, dtype)).to(ln_x.dtype)  # (M, C)
-                grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(
-                    grad_xn, ln_x, mean, rstd, ln_w, ln_b, tuple(need[:3]))
+                w = param_in(weight, dtype, ctx.shadowed[4])
+                grad_xn = g.mm(w).to(ln_x.dtype)  # (M, C)
+                grad_x, grad_ln_w, grad_ln_b = _layer_norm_backward(grad_xn, ln_x, mean, rstd, ln_w,
+                                                                    ln_b, tuple(need[:3]))
                 if grad_x is not None:
-                    grad_x = grad_x.to(x2d.dtype).view(grad_out.shape[:-1] +
-                                                       (x2d.shape[-1], ))
-        return grad_x, grad_ln_w, grad_ln_b, None, grad_w, grad_b
+                    grad_x = grad_x.to(x2d.dtype).view(grad_out.shape[:-1] + (x2d.shape[-1], ))
+        return grad_x, grad_ln_w, grad_ln_b, None, grad_w, grad_b, None
 
 
 class _GeluLinear(Function):
     """``linear(gelu(h))`` keeping h instead of its GELU."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias):
+    def forward(ctx, hidden, weight, bias, train):
         dtype = autocast_dtype(hidden)
         h2d = hidden.reshape(-1, hidden.shape[-1])  # (M, 4C)
+        ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
         # GELU in the hidden's dtype (autocast leaves gelu alone), the linear in ``dtype``.
-        out = F.linear(to_dtype(F.gelu(h2d), dtype), to_dtype(weight, dtype),
-                       to_dtype(bias, dtype))  # (M, C)
+        out = F.linear(
+            to_dtype(F.gelu(h2d), dtype), param_in(weight, dtype, shadowed[1]),
+            param_in(bias, dtype, shadowed[2]))  # (M, C)
         ctx.dtype = dtype
         ctx.save_for_backward(h2d, weight)
         return out.view(*hidden.shape[:-1], out.shape[-1])
@@ -145,16 +177,15 @@ class _GeluLinear(Function):
                 grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
             if need[0]:
                 grad_h = torch.ops.aten.gelu_backward(
-                    g.mm(to_dtype(weight, dtype)).to(h2d.dtype), h2d)
+                    g.mm(param_in(weight, dtype, ctx.shadowed[1])).to(h2d.dtype), h2d)
                 grad_h = grad_h.view(grad_out.shape[:-1] + (h2d.shape[-1], ))
-        return grad_h, grad_w, grad_b
+        return grad_h, grad_w, grad_b, None
 
 
 def _lean_ok(x: torch.Tensor, norm: nn.Module) -> bool:
     """Whether the lean path computes what the modules would."""
-    return (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine
-            and norm.weight is not None and norm.bias is not None
-            and len(norm.normalized_shape) == 1 and lean_dtype_ok(x))
+    return (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine and norm.weight is not None
+            and norm.bias is not None and len(norm.normalized_shape) == 1 and lean_dtype_ok(x))
 
 
 def lean_dtype_ok(x: torch.Tensor) -> bool:
@@ -168,20 +199,22 @@ def layer_norm_linear(x: torch.Tensor, norm: nn.Module, linear: nn.Linear) -> to
     """``linear(norm(x))`` for (..., C) tokens, memory-lean when possible."""
     if not (_lean_ok(x, norm) and plain_linear(linear)):
         return linear(norm(x))
-    return _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, linear.weight,
-                                  linear.bias)
+    return _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, linear.weight, linear.bias,
+                                  torch.is_grad_enabled())
 
 
 def _lean_ffn(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> bool:
     """Whether ``ffn`` is the plain two-layer GELU mmcv ``FFN`` the lean path computes."""
     layers = getattr(ffn, 'layers', None)
-    lean = (_lean_ok(x, norm) and getattr(ffn, 'num_fcs', None) == 2 and layers is not None
-            and len(layers) == 3 and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
+    lean = (
+        _lean_ok(x, norm) and getattr(ffn, 'num_fcs', None) == 2 and layers is not None
+        and len(layers) == 3 and isinstance(getattr(ffn, 'gamma2', None), nn.Identity))
     if lean:
         block1, fc2, drop2 = layers[0], layers[1], layers[2]
-        lean = (len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
-                and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
-                and all(inactive_dropout(m) for m in (block1[2], drop2)))
+        lean = (
+            len(block1) == 3 and plain_linear(block1[0]) and plain_linear(fc2)
+            and type(block1[1]) is nn.GELU and block1[1].approximate == 'none'
+            and all(inactive_dropout(m) for m in (block1[2], drop2)))
     return lean
 
 
@@ -189,9 +222,10 @@ def _lean_ffn_branch(x: torch.Tensor, norm: nn.Module, ffn: nn.Module) -> torch.
     """``ffn.dropout_layer(fc2(gelu(fc1(norm(x)))))`` through the lean autograd functions."""
     fc1, fc2 = ffn.layers[0][0], ffn.layers[1]
     # Two autograd nodes, not one: each frees its weight gradient before the next runs.
-    hidden = _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, fc1.weight,
-                                    fc1.bias)  # (..., 4C)
-    out = _GeluLinear.apply(hidden, fc2.weight, fc2.bias)  # (..., C)
+    train = torch.is_grad_enabled()
+    hidden = _LayerNormLinear.apply(x, norm.weight, norm.bias, norm.eps, fc1.weight, fc1.bias,
+                                    train)  # (..., 4C)
+    out = _GeluLinear.apply(hidden, fc2.weight, fc2.bias, train)  # (..., C)
     return ffn.dropout_layer(out)
 
 

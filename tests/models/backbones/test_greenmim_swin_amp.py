@@ -16,6 +16,7 @@ order of the values themselves.
 import pytest
 import torch
 
+from greenmim_mm.models.utils.weight_shadow import WeightShadow
 from tests.models.backbones.amp_exactness import autocast_errors
 from tests.helpers import random_mask
 from tests.models.backbones.swin_exactness import build
@@ -115,12 +116,15 @@ def reduced_precision_weight_copies(model, run, dtype):
     return kept
 
 
-def test_autocast_keeps_no_weight_copies_for_backward():
+@pytest.mark.parametrize('shadow', [False, True])
+def test_autocast_keeps_no_weight_copies_for_backward(shadow):
     # Autograd of a plain linear layer under autocast keeps its bf16 weight until backward:
     # half the parameter memory, more than a Swin-B step's lean activations. The lean linear
-    # layers keep the float32 parameter and cast it again in backward instead.
+    # layers keep the float32 parameter and cast it again in backward instead, or read the
+    # one shadow an AMP optimizer wrapper keeps (persistent, never saved per layer).
     model = build(7, 224)
     model.train()
+    keeper = WeightShadow(model.parameters()) if shadow else None
     x = torch.randn(2, 3, 224, 224)
     mask = random_mask(2, 7, 7, 0.75, False, seed=11)
     linear = model.stages[0].blocks[0].attn.w_msa.qkv
@@ -139,3 +143,6 @@ def test_autocast_keeps_no_weight_copies_for_backward():
     kept = reduced_precision_weight_copies(model, sparse, torch.bfloat16)
     # Only the patch embedding's convolution is an ordinary module (a few thousand weights).
     assert kept <= {'patch_embed.projection.weight'}, sorted(kept)
+    if shadow:  # the lean layers read the shadows of all their weights and biases
+        lean = ('qkv.', 'w_msa.proj.', 'ffn.layers.0.0.', 'ffn.layers.1.', 'reduction.')
+        assert len(keeper) == sum(any(k in n for k in lean) for n, _ in model.named_parameters())

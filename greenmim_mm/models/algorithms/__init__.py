@@ -1,4 +1,4 @@
 from .dense_baseline import GreenMIMDenseBaseline
-from .greenmim import GreenMIM, encoder_total_stride
+from .greenmim import GreenMIM
 
-__all__ = ['GreenMIM', 'GreenMIMDenseBaseline', 'encoder_total_stride']
+__all__ = ['GreenMIM', 'GreenMIMDenseBaseline']

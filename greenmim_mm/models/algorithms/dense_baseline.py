@@ -13,7 +13,8 @@ class GreenMIMDenseBaseline(GreenMIM):
     dense ``forward(x)`` runs on the whole image; every final-stage token goes to the same
     decoder (no mask token is needed) and the loss is GreenMIM's, on the masked units. It
     costs what a SimMIM-style pretraining of the same backbone costs, so
-    ``tools/analysis_tools/benchmark.py --model twins`` compares it with :class:`GreenMIM` on equal terms.
+    ``tools/analysis_tools/benchmark.py --model twins`` compares it with :class:`GreenMIM`
+    on equal terms.
 
     Same arguments as :class:`GreenMIM`; the backbone's dense forward must return
     ``(B, C, H / mask_unit, W / mask_unit)`` maps, the last one being the final stage.

@@ -4,35 +4,21 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, get_world_size
 from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
-from mmpretrain.models.utils import to_2tuple
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
+from ..backbones.sparse_backbone import check_sparse_backbone
 from ..utils.masking import (check_mask_ratio, mask_generator, num_visible_units,
                              random_unit_mask, unit_grid)
 
 
-def encoder_total_stride(backbone: nn.Module) -> int:
-    """Total stride of a Swin-like backbone: patch-embedding stride times each merge's.
-
-    Args:
-        backbone (nn.Module): A backbone with mmpretrain Swin's ``patch_embed.projection``
-            and ``stages[i].downsample`` (mmcv ``PatchMerging`` or None).
-
-    Returns:
-        int: Pixels per final-stage token side (32 for a 4-stage Swin with patch 4).
-    """
-    stride = to_2tuple(backbone.patch_embed.projection.stride)
-    for stage in backbone.stages:
-        downsample = getattr(stage, 'downsample', None)
-        if downsample is not None:
-            merge = to_2tuple(getattr(getattr(downsample, 'sampler', None), 'stride', 2))
-            stride = (stride[0] * merge[0], stride[1] * merge[1])
-    if stride[0] != stride[1]:
-        raise ValueError(f'GreenMIM needs a square total stride, the backbone has {stride}')
-    return int(stride[0])
+@torch.compiler.disable
+def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
+    """``optim_wrapper.update_params(loss)``, never traced by ``torch.compile``."""
+    optim_wrapper.update_params(loss)
 
 
 @MODELS.register_module()
@@ -58,11 +44,11 @@ class GreenMIM(BaseSelfSupervisor):
 
     Args:
         backbone (dict): Encoder config, e.g. ``GreenMIMSwinTransformer``,
-            ``GreenMIMPCPVT`` or ``GreenMIMSVT``. Any backbone works that declares
-            ``mask_unit`` (int, px) and whose ``forward(x, mask)`` returns the visible tokens
-            of its out stages, the last one being the final stage, ``(B, N_vis, C)``;
-            optional declarations checked at build time: ``num_stages`` (with
-            ``out_indices``) and ``default_img_size``.
+            ``GreenMIMPCPVT`` or ``GreenMIMSVT``: a backbone that keeps the contract of
+            :class:`~greenmim_mm.models.backbones.sparse_backbone.SparseMIMBackboneMixin`
+            (``mask_unit``, ``num_stages``, ``default_img_size`` and a ``forward(x, mask)``
+            returning the visible tokens of its out stages, the last one being the final
+            stage, ``(B, N_vis, C)``), checked at build time.
         neck (dict): Decoder config, e.g. ``GreenMIMPretrainDecoder``.
         head (dict): Head config with the loss, e.g. ``GreenMIMPretrainHead``.
         mask_ratio (float): Fraction of units masked, in ``(0, 1)``. Defaults to 0.75.
@@ -105,18 +91,10 @@ class GreenMIM(BaseSelfSupervisor):
         self._check_config()
 
     def _check_config(self) -> None:
-        """Validate the unit against the encoder and the decoder, and the visible count.
-
-        Only what the backbone declares is read: ``mask_unit`` (required), and, when
-        present, ``num_stages`` with ``out_indices`` and ``default_img_size``.
-        """
-        stride = getattr(self.backbone, 'mask_unit', None)
-        if not isinstance(stride, int) or stride <= 0:
-            raise ValueError(
-                f'GreenMIM needs a backbone that declares its mask unit (an int attribute '
-                f'`mask_unit`, in pixels) and offers forward(x, mask), such as '
-                f'GreenMIMSwinTransformer, GreenMIMPCPVT or GreenMIMSVT; '
-                f'{type(self.backbone).__name__} has mask_unit={stride!r}.')
+        """Validate the backbone's contract, the unit against the encoder and the decoder, and
+        the visible count. Only what the contract declares is read of the backbone."""
+        check_sparse_backbone(self.backbone, type(self).__name__)
+        stride = self.backbone.mask_unit
         if self.mask_unit != stride:
             raise ValueError(f'mask_unit={self.mask_unit} must equal the encoder\'s total '
                              f'stride ({stride} px, its declared `mask_unit`), so every '
@@ -127,11 +105,11 @@ class GreenMIM(BaseSelfSupervisor):
                 raise ValueError(f'{name}.patch_size={size} must equal mask_unit='
                                  f'{self.mask_unit}: the model predicts one mask unit per token')
         out_indices = tuple(getattr(self.backbone, 'out_indices', ()))
-        num_stages = getattr(self.backbone, 'num_stages', None)
-        if out_indices and num_stages is not None and max(out_indices) != num_stages - 1:
+        num_stages = self.backbone.num_stages
+        if out_indices and max(out_indices) != num_stages - 1:
             raise ValueError(f'backbone.out_indices={out_indices} must include the final stage '
                              f'({num_stages - 1}): the decoder reads final-stage tokens')
-        img_hw = getattr(self.backbone, 'default_img_size', None)
+        img_hw = self.backbone.default_img_size
         if img_hw is not None:
             grid = unit_grid(img_hw, self.mask_unit)
             try:
@@ -139,6 +117,29 @@ class GreenMIM(BaseSelfSupervisor):
             except ValueError as err:
                 raise ValueError(f'{err} (backbone img_size {img_hw[0]}x{img_hw[1]}: '
                                  f'{grid[0]}x{grid[1]} units of {self.mask_unit} px)') from None
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """mmengine's ``BaseModel.train_step``, the parameter update kept out of compilation.
+
+        mmengine's ``compile=True`` wraps this method in ``torch.compile``; dynamo then
+        traces the forward and the loss, while ``optim_wrapper.update_params`` (backward
+        and the optimizer step, whose ``ConfigDict`` parameter groups dynamo cannot trace)
+        runs eagerly. Without compilation this is the parent's step.
+
+        Args:
+            data (dict | tuple | list): A batch from the data loader.
+            optim_wrapper (OptimWrapper): Updates the parameters.
+
+        Returns:
+            Dict[str, torch.Tensor]: The losses to log.
+        """
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        _update_params(optim_wrapper, parsed_losses)
+        return log_vars
 
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Dense features of unmasked images (the plain Swin forward)."""
@@ -210,9 +211,18 @@ class GreenMIM(BaseSelfSupervisor):
         Returns:
             Dict[str, torch.Tensor]: ``dict(loss=...)``.
         """
-        mask = self.generate_mask(inputs, self._training_generator())  # (B, Hu, Wu)
+        mask = self._training_mask(inputs)  # (B, Hu, Wu)
         pred = self.forward_masked(inputs, mask)  # (B, L, p*p*3)
         return dict(loss=self.head.loss(pred, inputs, mask))
+
+    @torch.compiler.disable
+    def _training_mask(self, inputs: torch.Tensor) -> torch.Tensor:
+        """This step's mask (:meth:`generate_mask` with :meth:`_training_generator`).
+
+        Drawn eagerly under ``torch.compile`` (mmengine's ``compile=True``): the message
+        hub's iteration and the generator are Python state a graph would specialise on.
+        """
+        return self.generate_mask(inputs, self._training_generator())
 
     def reconstruct(
             self,
@@ -220,7 +230,9 @@ class GreenMIM(BaseSelfSupervisor):
             mask: Optional[torch.Tensor] = None,
             generator: Optional[torch.Generator] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Reconstruct images for inspection (see ``tools/visualization/visualize_reconstruction.py``).
+        """Reconstruct images for inspection.
+
+        See ``tools/visualization/visualize_reconstruction.py``.
 
         Args:
             inputs (torch.Tensor): Pre-processed images ``(B, C, H, W)``.

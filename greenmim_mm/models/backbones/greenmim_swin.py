@@ -8,12 +8,11 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 
 from ...compat import swin_v1_keys
-from ..utils.group_attention import group_window_attention_qkv
 from ..utils.grouping import GroupLayout, build_group_layout
 from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
-from ..utils.masking import check_unit_mask
 from ..utils.sparse_conv import gather_tokens as _gather_tokens
 from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
+from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
 
 class SparsePlan(NamedTuple):
@@ -32,7 +31,7 @@ class SparsePlan(NamedTuple):
 
 
 @MODELS.register_module()
-class GreenMIMSwinTransformer(SwinTransformer):
+class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
     """Swin Transformer for GreenMIM: window attention on the visible tokens only.
 
     `Green Hierarchical Vision Transformer for Masked Image Modeling
@@ -40,8 +39,9 @@ class GreenMIMSwinTransformer(SwinTransformer):
 
     Same constructor arguments, parameters and ``state_dict`` as mmpretrain's
     :class:`SwinTransformer`; ``forward(x)`` is the dense parent forward. With a mask,
-    ``forward(x, mask)`` runs every block on the visible tokens only and equals a dense Swin
-    in which every (shifted) window attention ignores masked tokens as keys:
+    ``forward(x, mask)`` (:class:`SparseMIMBackboneMixin`) runs every block on the visible
+    tokens only and equals a dense Swin in which every (shifted) window attention ignores
+    masked tokens as keys:
 
     - windows keep only their visible tokens and are packed into equal-sized groups
       (see :mod:`greenmim_mm.models.utils.grouping`); attention is masked per window and
@@ -56,10 +56,19 @@ class GreenMIMSwinTransformer(SwinTransformer):
     """
 
     @property
-    def total_stride(self) -> int:
-        """Input pixels per final-stage token along each axis (32 for patch 4, 4 stages)."""
-        stride = self.patch_embed.projection.stride
-        return int(stride[0]) * 2**(len(self.stages) - 1)
+    def stage_strides(self) -> List[int]:
+        """Input pixels per token of each stage: the patch stride, doubled by each merge."""
+        stride = to_2tuple(self.patch_embed.projection.stride)
+        if stride[0] != stride[1]:
+            raise ValueError(f'{type(self).__name__} needs a square patch stride for its '
+                             f'square mask unit, got {stride}')
+        return [int(stride[0]) * 2**i for i in range(len(self.stages))]
+
+    @property
+    def default_img_size(self) -> Tuple[int, int]:
+        """The input size the backbone was built for (``img_size``), (H, W) in pixels."""
+        stride = to_2tuple(self.patch_embed.projection.stride)
+        return (self.patch_resolution[0] * stride[0], self.patch_resolution[1] * stride[1])
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
         """Load as ``SwinTransformer`` does, v1 (mmcls 0.x) checkpoints included."""
@@ -68,49 +77,19 @@ class GreenMIMSwinTransformer(SwinTransformer):
                                               len(self.stages))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
-    @property
-    def mask_unit(self) -> int:
-        """The mask unit GreenMIM draws masks in: :attr:`total_stride`."""
-        return self.total_stride
-
-    @property
-    def num_stages(self) -> int:
-        """Number of stages (the last one feeds GreenMIM's decoder)."""
-        return len(self.stages)
-
-    @property
-    def default_img_size(self) -> Tuple[int, int]:
-        """The input size the backbone was built for (``img_size``), (H, W) in pixels."""
-        stride = to_2tuple(self.patch_embed.projection.stride)
-        return (self.patch_resolution[0] * stride[0], self.patch_resolution[1] * stride[1])
-
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> tuple:
-        """Dense forward without ``mask``; sparse forward on visible tokens with it.
+    def sparse_forward(self, x: torch.Tensor, plan: SparsePlan) -> tuple:
+        """Every block on the visible tokens (see :class:`SparseMIMBackboneMixin`).
 
         Args:
-            x (Tensor): (B, 3, H, W) images; with a mask H and W must be multiples of
-                :attr:`total_stride`.
-            mask (Tensor, optional): (B, H / 32, W / 32) bool, True = masked unit. All
-                samples must keep the same number of visible units. Defaults to None.
+            x (Tensor): (B, 3, H, W) images, H and W multiples of :attr:`mask_unit`.
+            plan (SparsePlan): :meth:`sparse_plan` of the mask, on ``x``'s device.
 
         Returns:
-            tuple[Tensor]: without mask, the parent's (B, C_s, H_s, W_s) maps; with mask,
-            one (B, N_visible_s, C_s) tensor per ``out_indices`` stage, normed by that
-            stage's output norm, tokens in row-major order of the visible positions.
+            tuple[Tensor]: one (B, N_visible_s, C_s) tensor per ``out_indices`` stage,
+            normed by that stage's output norm, tokens in row-major order of the visible
+            positions.
         """
-        if mask is None:
-            return super().forward(x)
-        # The index geometry is built on the CPU, whatever the device: it is small, full of
-        # data-dependent shapes (each a GPU sync), and then moved in one go.
-        mask = self._check_mask(x, mask.cpu() if isinstance(mask, torch.Tensor) else mask)
-        shared = bool((mask == mask[:1]).all())
-        layout_mask = mask[:1] if shared else mask  # (1 or B, Hu, Wu)
-
-        plan = self.sparse_plan(layout_mask)
-        if x.device.type != 'cpu':
-            plan = _plan_to(plan, x.device)
         tokens = plan.tokens
-
         x = self._sparse_patch_embed(x, tokens[0].flat_index)  # (B, N_0, C)
         x = self.drop_after_pos(x)
 
@@ -146,12 +125,14 @@ class GreenMIMSwinTransformer(SwinTransformer):
             x = x + _gather_tokens(pos.expand(x.shape[0], -1, -1), index)
         return x
 
-    def sparse_plan(self, mask: torch.Tensor) -> SparsePlan:
+    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> SparsePlan:
         """Token sets, group layouts and merge indices of every stage for ``mask``.
 
         Args:
             mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
                 True = masked.
+            static_shapes (bool): pack windows into groups of ``ws^2`` slots (see
+                :meth:`SparseMIMBackboneMixin.sparse_plan`). Defaults to False.
 
         Returns:
             SparsePlan: the geometry the sparse forward uses.
@@ -164,16 +145,13 @@ class GreenMIMSwinTransformer(SwinTransformer):
             for block in stage.blocks:
                 key = self._window_and_shift(block, tokens[i].grid_hw)
                 if key not in stage_layouts:
-                    stage_layouts[key] = build_group_layout(tokens[i].coords, tokens[i].grid_hw,
-                                                            key[0], key[1], tokens[i].sample_ids)
+                    stage_layouts[key] = build_group_layout(
+                        tokens[i].coords, tokens[i].grid_hw, key[0], key[1],
+                        tokens[i].sample_ids, group_size=key[0]**2 if static_shapes else None)
             layouts.append(stage_layouts)
             has_next = stage.downsample is not None and i + 1 < num_stages
             merges.append(merge_index(tokens[i], tokens[i + 1]) if has_next else None)
         return SparsePlan(tokens, layouts, merges)
-
-    def _check_mask(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Validate the input size and the mask (given on the CPU); returns the mask."""
-        return check_unit_mask(x, mask, self.total_stride, type(self).__name__)
 
     def _window_and_shift(self, block: SwinBlock, grid_hw: Tuple[int, int]) -> Tuple[int, int]:
         """The (window, shift) a block uses on this grid, following mmpretrain's rules."""
@@ -224,23 +202,6 @@ class GreenMIMSwinTransformer(SwinTransformer):
         return layer_norm_linear(merged, downsample.norm, downsample.reduction)
 
 
-def _plan_to(plan: SparsePlan, device: torch.device) -> SparsePlan:
-    """The plan with all its index tensors on ``device``."""
-
-    def move(value):
-        if isinstance(value, torch.Tensor):
-            return value.to(device, non_blocking=True)
-        if isinstance(value, tuple) and hasattr(value, '_fields'):  # NamedTuple
-            return type(value)(*(move(v) for v in value))
-        if isinstance(value, (list, tuple)):
-            return type(value)(move(v) for v in value)
-        if isinstance(value, dict):
-            return {k: move(v) for k, v in value.items()}
-        return value
-
-    return move(plan)
-
-
 def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout,
                           per_sample: bool) -> torch.Tensor:
     """One Swin block on visible tokens: (B, N, C) -> (B, N, C).
@@ -250,12 +211,6 @@ def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout
     """
     w_msa = block.attn.w_msa
     qkv = layer_norm_linear(x, block.norm1, w_msa.qkv)  # (B, N, 3C)
-    if per_sample:
-        B, N, C3 = qkv.shape
-        # All samples' windows share one packing: flatten to one token set.
-        attn = group_window_attention_qkv(w_msa, qkv.reshape(1, B * N, C3), layout)
-        attn = attn.view(B, N, -1)
-    else:
-        attn = group_window_attention_qkv(w_msa, qkv, layout)
+    attn = batched_group_attention(w_msa, qkv, layout, per_sample)  # (B, N, C)
     x = x + block.attn.drop(attn)
     return layer_norm_mlp(x, block.norm2, block.ffn)

@@ -8,13 +8,12 @@ from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAtten
                                                LocallyGroupedSelfAttention)
 from mmpretrain.registry import MODELS
 
-from ..utils.group_attention import group_window_attention_qkv
 from ..utils.grouping import GroupLayout, build_group_layout
 from ..utils.lean_ops import layer_norm_ffn_branch, layer_norm_linear
-from ..utils.masking import check_unit_mask
 from ..utils.sparse_conv import (depthwise_conv_tokens, patch_conv_pixels,
                                  strided_conv_tokens)
 from ..utils.sparse_geometry import StageTokens, merge_index, neighbour_index, stage_tokens
+from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
 
 class TwinsStagePlan(NamedTuple):
@@ -40,7 +39,7 @@ class TwinsStagePlan(NamedTuple):
 
 
 @MODELS.register_module()
-class GreenMIMPCPVT(PCPVT):
+class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
     """Twins-PCPVT for GreenMIM: every layer runs on the visible tokens only.
 
     `Green Hierarchical Vision Transformer for Masked Image Modeling
@@ -59,63 +58,31 @@ class GreenMIMPCPVT(PCPVT):
       groups as in the Swin encoder; padding positions do not exist.
 
     The mask unit is the total stride (32 px for the 4-stage archs); every spatial-reduction
-    cell must divide it, so that cells are fully visible or fully masked.
+    cell must divide it, so that cells are fully visible or fully masked. The input size is
+    free (position encodings are convolutional): ``default_img_size`` is None.
     """
 
     @property
-    def mask_unit(self) -> int:
-        """Input pixels per final-stage token along each axis: the mask unit GreenMIM uses."""
-        unit = 1
-        for stride in self.strides:
-            unit *= int(stride)
-        return unit
-
-    @property
-    def num_stages(self) -> int:
-        """Number of stages (the last one feeds GreenMIM's decoder)."""
-        return self.num_stage
-
-    @property
-    def default_img_size(self) -> None:
-        """Twins has no fixed input size (position encodings are convolutional)."""
-        return None
-
-    def _stage_strides(self) -> List[int]:
-        """Cumulative stride of each stage in input pixels."""
+    def stage_strides(self) -> List[int]:
+        """Input pixels per token of each stage: the cumulative patch-embedding strides."""
         out, total = [], 1
         for stride in self.strides:
             total *= int(stride)
             out.append(total)
         return out
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> tuple:
-        """Dense forward without ``mask``; sparse forward on visible tokens with it.
+    def sparse_forward(self, x: torch.Tensor, plan: List[TwinsStagePlan]) -> tuple:
+        """Every layer on the visible tokens (see :class:`SparseMIMBackboneMixin`).
 
         Args:
-            x (Tensor): (B, 3, H, W) images; with a mask H and W must be multiples of
-                :attr:`mask_unit`.
-            mask (Tensor, optional): (B, H / 32, W / 32) bool, True = masked unit. All
-                samples must keep the same number of visible units. Defaults to None.
+            x (Tensor): (B, 3, H, W) images, H and W multiples of :attr:`mask_unit`.
+            plan (list[TwinsStagePlan]): :meth:`sparse_plan` of the mask, on ``x``'s device.
 
         Returns:
-            tuple[Tensor]: without mask, the parent's (B, C_s, H_s, W_s) maps; with mask,
-            one (B, N_visible_s, C_s) tensor per ``out_indices`` stage (after that stage's
-            ``norm_after_stage``), tokens in row-major order of the visible positions.
+            tuple[Tensor]: one (B, N_visible_s, C_s) tensor per ``out_indices`` stage (after
+            that stage's ``norm_after_stage``), tokens in row-major order of the visible
+            positions.
         """
-        if mask is None:
-            return super().forward(x)
-        if any(pe.stride != 1 for pe in self.position_encodings):
-            raise NotImplementedError('the sparse Twins forward needs stride-1 position '
-                                      'encodings (the PEG of PCPVT / SVT)')
-        # Index geometry on the CPU (small, data-dependent shapes), then moved in one go.
-        mask = check_unit_mask(x, mask.cpu() if isinstance(mask, torch.Tensor) else mask,
-                               self.mask_unit, type(self).__name__)
-        shared = bool((mask == mask[:1]).all())
-        plan = self.sparse_plan(mask[:1] if shared else mask)
-        if x.device.type != 'cpu':
-            plan = [TwinsStagePlan(*(None if t is None else _to(t, x.device) for t in p))
-                    for p in plan]
-
         outs = []
         for i, stage_plan in enumerate(plan):
             x = self._sparse_patch_embed(i, x, stage_plan.embed_index)  # (B, N_i, C_i)
@@ -130,19 +97,25 @@ class GreenMIMPCPVT(PCPVT):
                 outs.append(x)
         return tuple(outs)
 
-    def sparse_plan(self, mask: torch.Tensor) -> List[TwinsStagePlan]:
+    def sparse_plan(self, mask: torch.Tensor,
+                    static_shapes: bool = False) -> List[TwinsStagePlan]:
         """Index geometry of every stage for ``mask``, built once per forward.
 
         Args:
             mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
                 True = masked.
+            static_shapes (bool): pack windows into groups of ``ws^2`` slots (see
+                :meth:`SparseMIMBackboneMixin.sparse_plan`). Defaults to False.
 
         Returns:
             list[TwinsStagePlan]: one per stage.
         """
+        if any(pe.stride != 1 for pe in self.position_encodings):
+            raise NotImplementedError('the sparse Twins forward needs stride-1 position '
+                                      'encodings (the PEG of PCPVT / SVT)')
         unit = self.mask_unit
         plans, prev = [], None
-        for i, stage_stride in enumerate(self._stage_strides()):
+        for i, stage_stride in enumerate(self.stage_strides):
             scale = unit // stage_stride  # stage tokens per unit side
             tokens = stage_tokens(mask, scale)
             if i == 0:
@@ -156,8 +129,10 @@ class GreenMIMPCPVT(PCPVT):
                     if sr_children is None:
                         sr_children = self._sr_children(i, tokens, mask, scale, attn.sr_ratio)
                 elif isinstance(attn, LocallyGroupedSelfAttention) and window_layout is None:
-                    window_layout = build_group_layout(tokens.coords, tokens.grid_hw,
-                                                       attn.window_size, 0, tokens.sample_ids)
+                    ws = attn.window_size
+                    window_layout = build_group_layout(
+                        tokens.coords, tokens.grid_hw, ws, 0, tokens.sample_ids,
+                        group_size=ws * ws if static_shapes else None)
             plans.append(
                 TwinsStagePlan(tokens, embed_index, neighbour_index(tokens, 3), sr_children,
                                window_layout))
@@ -213,8 +188,9 @@ class GreenMIMSVT(GreenMIMPCPVT, SVT):
     <https://arxiv.org/abs/2205.13515>`_ on `Twins <https://arxiv.org/abs/2104.13840>`_.
 
     Same constructor arguments, parameters and ``state_dict`` as mmpretrain's :class:`SVT`
-    (the method resolution order puts ``SVT`` right after :class:`GreenMIMPCPVT`, so
-    ``SVT.__init__`` and its ``arch_zoo`` are used); the sparse forward is
+    (the method resolution order puts ``SVT`` after :class:`GreenMIMPCPVT` and its
+    :class:`SparseMIMBackboneMixin`, before ``PCPVT``, so ``SVT.__init__`` and its
+    ``arch_zoo`` are used); the sparse forward is
     :class:`GreenMIMPCPVT`'s, whose locally-grouped windows (7x7 tokens, not aligned with the
     mask units) attend among their visible tokens only, without padding tokens.
 
@@ -225,17 +201,6 @@ class GreenMIMSVT(GreenMIMPCPVT, SVT):
     """
 
 
-def _to(value, device: torch.device):
-    """A plan entry (tensor, StageTokens or GroupLayout) moved to ``device``."""
-    if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=True)
-    if isinstance(value, tuple) and hasattr(value, '_fields'):
-        return type(value)(*(_to(v, device) for v in value))
-    if isinstance(value, tuple):
-        return tuple(_to(v, device) for v in value)
-    return value
-
-
 def _sparse_lsa(block, x: torch.Tensor, layout: GroupLayout, per_sample: bool) -> torch.Tensor:
     """Locally-grouped self-attention of the visible tokens: (B, N, C) -> (B, N, C).
 
@@ -244,11 +209,7 @@ def _sparse_lsa(block, x: torch.Tensor, layout: GroupLayout, per_sample: bool) -
     """
     attn = block.attn
     qkv = layer_norm_linear(x, block.norm1, attn.qkv)  # (B, N, 3C)
-    if per_sample:  # one packing of all samples' windows: flatten to one token set
-        B, N, C3 = qkv.shape
-        return group_window_attention_qkv(attn, qkv.reshape(1, B * N, C3),
-                                          layout).view(B, N, -1)
-    return group_window_attention_qkv(attn, qkv, layout)
+    return batched_group_attention(attn, qkv, layout, per_sample)  # (B, N, C)
 
 
 def _sparse_gsa(attn: GlobalSubsampledAttention, x: torch.Tensor,

@@ -8,7 +8,7 @@ from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLay
 from mmpretrain.models.utils import build_2d_sincos_position_embedding, build_norm_layer
 from mmpretrain.registry import MODELS
 
-from ..utils.masking import visible_indices
+from ..utils.masking import sorted_visible_indices, visible_indices
 
 
 def sincos_pos_embed_2d(grid_hw: Sequence[int], embed_dims: int) -> torch.Tensor:
@@ -174,10 +174,14 @@ class GreenMIMPretrainDecoder(BaseModule):
             units in row-major order (the loss uses the masked ones).
         """
         batch_size, hu, wu = mask.shape
-        ids_vis = visible_indices(mask)  # (B, N_vis)
-        if x.shape[:2] != ids_vis.shape:
-            raise ValueError(f'the decoder got {tuple(x.shape[:2])} (batch, tokens) but the '
-                             f'mask has {tuple(ids_vis.shape)} visible units')
+        if torch.compiler.is_compiling():
+            # No host sync in a compiled graph; the encoder's plan has checked the mask.
+            ids_vis = sorted_visible_indices(mask, x.shape[1])  # (B, N_vis)
+        else:
+            ids_vis = visible_indices(mask)  # (B, N_vis)
+            if x.shape[:2] != ids_vis.shape:
+                raise ValueError(f'the decoder got {tuple(x.shape[:2])} (batch, tokens) but '
+                                 f'the mask has {tuple(ids_vis.shape)} visible units')
 
         x = self.decoder_embed(x)  # (B, N_vis, D)
         dims = x.shape[-1]

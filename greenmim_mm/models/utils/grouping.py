@@ -217,7 +217,8 @@ def build_group_layout(coords: torch.Tensor,
                        window_size: int,
                        shift: int,
                        sample_ids: Optional[torch.Tensor] = None,
-                       single_group_threshold: Optional[int] = None) -> GroupLayout:
+                       single_group_threshold: Optional[int] = None,
+                       group_size: Optional[int] = None) -> GroupLayout:
     """Grouping of one stage's visible tokens for one window partition.
 
     Args:
@@ -230,6 +231,11 @@ def build_group_layout(coords: torch.Tensor,
         single_group_threshold (int, optional): with at most this many tokens, skip packing
             and attend within one group of all tokens (still masked per window). Defaults
             to ``2 * ws^2`` as in the paper.
+        group_size (int, optional): the capacity ``gs`` of the groups when packing, at
+            least the largest window count (``ws^2`` always is). A fixed one keeps the
+            layout's shapes independent of the mask but for the group count (see
+            :func:`group_count_buckets`). Defaults to None: ``min(ws^2, largest count)``
+            (:func:`choose_group_size`).
 
     Returns:
         GroupLayout: see :class:`GroupLayout`.
@@ -248,7 +254,8 @@ def build_group_layout(coords: torch.Tensor,
         offset_of_win = torch.cumsum(counts, 0) - counts
         num_groups = 1
     else:
-        group_size = choose_group_size(counts, window_size)
+        if group_size is None:
+            group_size = choose_group_size(counts, window_size)
         groups = pack_windows(counts.tolist(), group_size)
         num_groups = len(groups)
         order = torch.tensor([w for g in groups for w in g], dtype=torch.long)
@@ -292,3 +299,57 @@ def build_group_layout(coords: torch.Tensor,
     rel_pos_index = rel_pos_index.masked_fill(~attn_mask, 0)  # (G, gs, gs)
     return GroupLayout(gather_index, slot_index, attn_mask, rel_pos_index, num_groups,
                        group_size)
+
+
+def group_count_buckets(num_tokens: int, group_size: int) -> List[int]:
+    """The few group counts a packing of ``num_tokens`` into groups of ``group_size`` is
+    padded to when shapes must not follow the mask (``torch.compile``), ascending.
+
+    Packings found by :func:`pack_windows` rarely exceed the lower bound
+    ``L = ceil(N / gs)`` by more than a few groups, so the first two buckets add a little
+    slack (``L + 1 + L // 16`` and ``L + 1 + L // 4``); the last, ``2N // gs + 1``, bounds
+    every packing: in a first-fit packing at most one group is at most half full, and
+    :func:`pack_windows` never returns more groups than first-fit decreasing.
+
+    Args:
+        num_tokens (int): N, the tokens packed.
+        group_size (int): gs, the capacity of a group.
+
+    Returns:
+        list[int]: one to three group counts, the last one an upper bound.
+    """
+    lower = -(-num_tokens // group_size)
+    upper = min(num_tokens, 2 * num_tokens // group_size + 1)
+    slack = (lower + 1 + lower // 16, lower + 1 + lower // 4)
+    return sorted({min(upper, b) for b in slack} | {upper})
+
+
+def pad_groups(layout: GroupLayout, num_groups: int) -> GroupLayout:
+    """``layout`` with empty groups appended up to ``num_groups`` groups.
+
+    Appended slots hold no token: they gather the padding index N, attend only to
+    themselves (so their rows stay finite) and no token's ``slot_index`` points at them, so
+    results and gradients are those of ``layout``.
+
+    Args:
+        layout (GroupLayout): a layout of at most ``num_groups`` groups.
+        num_groups (int): the group count wanted.
+
+    Returns:
+        GroupLayout: the padded layout (``layout`` itself when nothing is added).
+    """
+    extra = num_groups - layout.num_groups
+    if extra < 0:
+        raise ValueError(f'cannot pad a layout of {layout.num_groups} groups to {num_groups}')
+    if extra == 0:
+        return layout
+    gs = layout.group_size
+    n = layout.slot_index.shape[0]
+    gather = layout.gather_index.new_full((extra * gs, ), n)  # (extra * gs,)
+    eye = torch.eye(gs, dtype=torch.bool, device=layout.attn_mask.device)
+    return GroupLayout(
+        torch.cat([layout.gather_index, gather]),  # (G' * gs,)
+        layout.slot_index,
+        torch.cat([layout.attn_mask, eye.expand(extra, gs, gs)]),  # (G', gs, gs)
+        torch.cat([layout.rel_pos_index, layout.rel_pos_index.new_zeros(extra, gs, gs)]),
+        num_groups, gs)

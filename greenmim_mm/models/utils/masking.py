@@ -168,6 +168,25 @@ def visible_indices(mask: torch.Tensor) -> torch.Tensor:
     return visible.nonzero(as_tuple=True)[1].view(batch_size, -1)  # (B, N_vis)
 
 
+def sorted_visible_indices(mask: torch.Tensor, num_visible: int) -> torch.Tensor:
+    """:func:`visible_indices` without a host sync, for a known visible count.
+
+    A stable sort puts the visible (False) units first, in row-major order. Nothing is
+    checked (a check reads values on the host): use it where the mask was checked before,
+    e.g. inside a compiled graph after the encoder's :func:`check_unit_mask`.
+
+    Args:
+        mask (torch.Tensor): Bool mask ``(B, Hu, Wu)``, True = masked, with ``num_visible``
+            visible units in every sample.
+        num_visible (int): N_vis.
+
+    Returns:
+        torch.Tensor: Long tensor ``(B, N_vis)``, increasing along dim 1.
+    """
+    order = torch.sort(mask.flatten(1).to(torch.uint8), dim=1, stable=True)[1]  # (B, L)
+    return order[:, :num_visible]
+
+
 def check_unit_mask(x: torch.Tensor, mask: torch.Tensor, mask_unit: int,
                     owner: str = 'the encoder') -> torch.Tensor:
     """Validate an encoder's input size and unit mask; returns the mask.

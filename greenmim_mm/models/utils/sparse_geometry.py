@@ -1,8 +1,9 @@
-"""Where the visible tokens of each Swin stage are, derived from a mask in coarse units.
+"""Where the visible tokens of each stage of a hierarchical encoder are, from a coarse mask.
 
 The mask is drawn on the grid of the coarsest stage (one unit = the encoder's total stride,
-32 px for a 4-stage Swin with patch 4), so every 2x2 block merged by a patch merging is
-either fully visible or fully masked at every stage.
+32 px for a 4-stage Swin or Twins with patch 4), so every block merged by a patch merging
+(Swin) or a strided patch embedding or spatial reduction (Twins) is either fully visible or
+fully masked at every stage. Used by the Swin and Twins sparse encoders alike.
 """
 from typing import NamedTuple, Optional, Tuple
 

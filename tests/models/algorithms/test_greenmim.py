@@ -1,11 +1,11 @@
 """GreenMIM algorithm: build-time checks, hand-computed loss, deterministic masks, AMP."""
 import pytest
 import torch
-from mmpretrain.models import SwinTransformer
 from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from greenmim_mm.models.algorithms import GreenMIM, encoder_total_stride
+from greenmim_mm.models.algorithms import GreenMIM
+from greenmim_mm.models.backbones import GreenMIMSwinTransformer
 from greenmim_mm.models.utils.masking import mask_generator, random_unit_mask
 from tests.helpers import tiny_greenmim_cfg
 
@@ -48,9 +48,11 @@ def test_invalid_settings_fail_at_build(kwargs, message):
         MODELS.build(tiny_greenmim_cfg(**kwargs))
 
 
-def test_encoder_total_stride():
-    assert encoder_total_stride(SwinTransformer(arch='tiny')) == 32
-    assert encoder_total_stride(SwinTransformer(arch='tiny', patch_size=2)) == 16
+def test_the_mask_unit_is_the_swin_total_stride():
+    swin = GreenMIMSwinTransformer(arch='tiny')
+    assert swin.stage_strides == [4, 8, 16, 32] and swin.mask_unit == 32
+    swin = GreenMIMSwinTransformer(arch='tiny', patch_size=2, img_size=128)
+    assert swin.mask_unit == 16 and swin.num_stages == 4 and swin.default_img_size == (128, 128)
 
 
 def test_defaults():

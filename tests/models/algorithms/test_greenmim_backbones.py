@@ -1,10 +1,12 @@
-"""GreenMIM reads no backbone internals: Twins, a toy encoder, and a clear error without a unit."""
+"""GreenMIM reads only the sparse-backbone contract: Twins, a third (toy) backbone, clear errors."""
 import pytest
 import torch
 from mmpretrain.registry import MODELS
 from torch import nn
 
 import greenmim_mm  # noqa: F401  (registers the modules)
+from greenmim_mm.models.backbones.sparse_backbone import SparseMIMBackboneMixin
+from greenmim_mm.models.utils.sparse_geometry import stage_tokens
 
 TINY_SVT = dict(
     type='GreenMIMSVT',
@@ -28,21 +30,32 @@ def cfg(backbone, embed_dim=32, **kwargs):
 
 
 @MODELS.register_module(name='_ToyUnitEncoder', force=True)
-class _ToyUnitEncoder(nn.Module):
-    """Not Swin, not Twins: one linear map per 32-px unit, declares only its mask unit."""
-    mask_unit = 32
+class _ToyUnitEncoder(SparseMIMBackboneMixin, nn.Module):
+    """Not Swin, not Twins: one linear map per 32-px unit, only its own stage logic."""
+    stage_strides = [32]
 
     def __init__(self):
         super().__init__()
         self.proj = nn.Linear(3 * 32 * 32, 32)
 
-    def forward(self, x, mask=None):
+    def _units(self, x):
         B, C, H, W = x.shape
         units = x.view(B, C, H // 32, 32, W // 32, 32).permute(0, 2, 4, 1, 3, 5)
-        units = units.reshape(B, (H // 32) * (W // 32), -1)  # (B, L, 3*32*32)
-        if mask is not None:
-            units = units[~mask.flatten(1)].view(B, -1, units.shape[-1])  # (B, N_vis, .)
-        return (self.proj(units), )
+        return units.reshape(B, (H // 32) * (W // 32), -1)  # (B, L, 3*32*32)
+
+    def sparse_plan(self, mask):
+        return stage_tokens(mask, 1).flat_index  # (N,) or (B, N)
+
+    def sparse_forward(self, x, plan):
+        units = self._units(x)
+        if plan.dim() == 1:
+            return (self.proj(units[:, plan]), )  # (B, N_vis, 32)
+        return (self.proj(torch.stack([u[i] for u, i in zip(units, plan)])), )
+
+
+class _PartialEncoder(SparseMIMBackboneMixin, nn.Module):
+    """Keeps the contract's declarations but not its sparse forward."""
+    stage_strides = [32]
 
 
 @pytest.mark.parametrize('per_sample', [False, True])
@@ -58,17 +71,30 @@ def test_twins_pretraining_step_reaches_every_parameter(per_sample):
     assert model.extract_feat(torch.randn(1, 3, 64, 64))[-1].shape == (1, 32, 2, 2)  # dense
 
 
-def test_any_backbone_declaring_its_unit_works():
-    model = MODELS.build(cfg(dict(type='_ToyUnitEncoder')))
+@pytest.mark.parametrize('per_sample', [False, True])
+def test_a_third_backbone_needs_only_its_stage_logic(per_sample):
+    model = MODELS.build(cfg(dict(type='_ToyUnitEncoder'), per_sample_mask=per_sample))
     loss = model.loss(torch.randn(2, 3, 96, 96), [])['loss']
     loss.backward()
     assert torch.isfinite(loss) and model.backbone.proj.weight.grad is not None
 
 
-def test_a_backbone_without_a_mask_unit_is_refused_clearly():
-    plain = dict(TINY_SVT, type='SVT')  # mmpretrain's SVT: no mask_unit, no forward(x, mask)
-    with pytest.raises(ValueError, match=r'declares its mask unit.*forward\(x, mask\).*SVT'):
+def test_a_backbone_off_the_contract_is_refused_with_one_clear_error():
+    plain = dict(TINY_SVT, type='SVT')  # mmpretrain's SVT: none of the contract
+    with pytest.raises(ValueError) as err:
         MODELS.build(cfg(plain))
+    message = str(err.value)
+    assert message.startswith('GreenMIM needs a sparse backbone; SVT lacks `mask_unit`')
+    for missing in ('`num_stages`', '`forward(x, mask)`'):
+        assert missing in message  # every missing member, in the one error
+    assert 'subclass SparseMIMBackboneMixin' in message and 'sparse_forward' in message
+    # SVT's own default_img_size does not exist: absent is reported, not taken for None.
+    assert "`default_img_size` (an (H, W) pair or None, got 'absent')" in message
+
+
+def test_the_mixin_names_what_a_subclass_has_left_to_write():
+    with pytest.raises(TypeError, match='sparse_forward.*sparse_plan|sparse_plan.*sparse_fo'):
+        _PartialEncoder()
 
 
 def test_unit_and_out_indices_checks_use_the_declarations():

@@ -4,7 +4,7 @@ import torch
 from mmpretrain.models.utils.attention import WindowMSA
 
 from greenmim_mm.models.utils.group_attention import group_window_attention
-from greenmim_mm.models.utils.grouping import build_group_layout, window_ids
+from greenmim_mm.models.utils.grouping import build_group_layout, pad_groups, window_ids
 from greenmim_mm.models.utils.sparse_geometry import stage_tokens
 
 
@@ -47,6 +47,22 @@ def test_matches_per_window_loop(threshold):
         assert layout.num_groups > 1
     ref = per_window_reference(msa, x, tokens, ws, shift)
     assert torch.allclose(group_window_attention(msa, x, layout), ref, atol=1e-5)
+
+
+def test_fixed_group_size_and_empty_groups_change_nothing():
+    """The static-shape layout of a compiled forward (groups of ws^2 slots, padded with empty
+    groups) gives the per-window result, and no gradient reaches the padding."""
+    msa, x, _, tokens, ws, shift = small_case(threshold=0)
+    layout = build_group_layout(tokens.coords, tokens.grid_hw, ws, shift,
+                                single_group_threshold=0, group_size=ws * ws)
+    padded = pad_groups(layout, layout.num_groups + 2)
+    x = x.requires_grad_()
+    ref = per_window_reference(msa, x, tokens, ws, shift)
+    out = group_window_attention(msa, x, padded)
+    assert torch.allclose(out, ref, atol=1e-5)
+    grad_ref, = torch.autograd.grad(ref.square().sum(), x)
+    grad, = torch.autograd.grad(out.square().sum(), x)
+    assert torch.allclose(grad, grad_ref, atol=1e-5)
 
 
 class _Caller(torch.nn.Module):

@@ -5,8 +5,9 @@ import random
 import pytest
 import torch
 
-from greenmim_mm.models.utils.grouping import (build_group_layout, pack_first_fit_decreasing,
-                                               pack_greedy_knapsack, pack_windows,
+from greenmim_mm.models.utils.grouping import (build_group_layout, group_count_buckets,
+                                               pack_first_fit_decreasing, pack_greedy_knapsack,
+                                               pack_windows, pad_groups,
                                                relative_position_index, window_ids)
 from greenmim_mm.models.utils.sparse_geometry import merge_index, stage_tokens
 
@@ -171,3 +172,37 @@ def test_merge_index_children_in_unfold_order():
     fine_coords = fine.coords[idx]  # (N', 4, 2)
     expected = coarse.coords[:, None] * 2 + torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])
     assert torch.equal(fine_coords, expected)
+
+
+def test_group_count_buckets_bound_every_packing():
+    """The last bucket holds any packing: random window counts, both packers."""
+    rng = random.Random(0)
+    assert group_count_buckets(768, 49) == [18, 21, 32]  # Swin stage 0 at 224, mask 0.75
+    for _ in range(300):
+        capacity = rng.choice([4, 9, 16, 49])
+        counts = [rng.randint(1, capacity) for _ in range(rng.randint(1, 60))]
+        n = sum(counts)
+        buckets = group_count_buckets(n, capacity)
+        assert buckets == sorted(set(buckets)) and buckets[0] >= -(-n // capacity)
+        for groups in (pack_windows(counts, capacity), pack_first_fit_decreasing(counts, capacity)):
+            assert len(groups) <= buckets[-1], (counts, capacity)
+
+
+def test_fixed_group_size_and_padding_keep_every_token_once():
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, ::2, 1::2] = True  # 12 of 16 units visible, checkerboard-like holes
+    tokens = stage_tokens(mask, 4)  # 16x16 grid, 192 visible tokens
+    layout = build_group_layout(tokens.coords, tokens.grid_hw, 4, 2, group_size=16)
+    assert layout.group_size == 16 and layout.num_groups >= 12
+    padded = pad_groups(layout, layout.num_groups + 3)
+    n, gs = tokens.coords.shape[0], 16
+    assert padded.num_groups == layout.num_groups + 3
+    assert torch.equal(padded.slot_index, layout.slot_index)  # tokens stay where they were
+    assert padded.gather_index.shape == (padded.num_groups * gs, )
+    assert (padded.gather_index[-3 * gs:] == n).all()  # the new groups hold no token
+    assert torch.equal(padded.attn_mask[-3:], torch.eye(gs, dtype=torch.bool).expand(3, -1, -1))
+    assert (padded.rel_pos_index[-3:] == 0).all()
+    assert torch.equal(padded.gather_index[padded.slot_index], torch.arange(n))
+    assert pad_groups(layout, layout.num_groups) is layout
+    with pytest.raises(ValueError, match='cannot pad'):
+        pad_groups(layout, layout.num_groups - 1)

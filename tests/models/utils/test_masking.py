@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from greenmim_mm.models.utils.masking import (check_mask_ratio, mask_generator,
-                                              num_visible_units, random_unit_mask, unit_grid,
+                                              num_visible_units, random_unit_mask,
+                                              sorted_visible_indices, unit_grid,
                                               visible_indices)
 
 
@@ -107,3 +108,11 @@ def test_visible_indices():
     assert visible_indices(mask).tolist() == [[1, 3], [0, 5]]
     with pytest.raises(ValueError, match='same number of visible'):
         visible_indices(torch.tensor([[[True, False]], [[False, False]]]))
+
+
+def test_sorted_visible_indices_equal_visible_indices():
+    gen = torch.Generator().manual_seed(0)
+    for per_sample in (False, True):
+        mask = random_unit_mask(3, (7, 7), 0.75, per_sample=per_sample, generator=gen)
+        expected = visible_indices(mask)  # (3, 12)
+        assert torch.equal(sorted_visible_indices(mask, 12), expected)

@@ -1,9 +1,9 @@
 """End to end, through the command-line tools, on a tiny copy of the demo data.
 
 ``make demo`` in miniature: generate data -> GreenMIM pretraining (2 iterations) ->
-tools/model_converters/convert_checkpoint.py -> Mask R-CNN fine-tuning (10 iterations) -> tools/test.py with
-``--show-dir``; the COCO bbox and segm APs must come out finite. Plus: tools/test.py on the COCO
-config without data/coco stops with the expected layout.
+tools/model_converters/convert_checkpoint.py -> Mask R-CNN fine-tuning (10 iterations) ->
+tools/test.py with ``--show-dir``; the COCO bbox and segm APs must come out finite. Plus:
+tools/test.py on the COCO config without data/coco stops with the expected layout.
 """
 import os
 import os.path as osp

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from greenmim_mm.compat import setup_cpu_distributed
 from greenmim_mm.compat.cpu_dist import slurm_to_torch_env, use_cpu_dist_cfg
-from tests.ports import free_port
+from tests.helpers import free_port
 
 
 def make_cfg(**kwargs) -> Config:

@@ -8,7 +8,7 @@ import torch.distributed as torch_dist
 
 from greenmim_mm.compat import gloo_exit
 from greenmim_mm.compat.gloo_exit import close_distributed, exit_finished_rank
-from tests.ports import free_port
+from tests.helpers import free_port
 
 
 def test_close_distributed_destroys_the_group_and_is_idempotent(monkeypatch):

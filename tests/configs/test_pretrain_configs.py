@@ -2,23 +2,21 @@
 the data check speaks clearly, the demo learns, and a resumed run equals an uninterrupted one."""
 import copy
 import json
-import os
 import os.path as osp
 import uuid
 
-import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.hooks import Hook
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.compat import register_checkpoint_safe_globals
-from tests.helpers import load_tool
+from tests.helpers import (demo_training_losses, load_tool, weight_decay_of_parameters,
+                           write_images)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
@@ -28,29 +26,9 @@ DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
 ALL_CONFIGS = [SWIN_B, SWIN_B_W14, SWIN_L_W14, DEMO]
 
 
-def write_images(folder: str, num: int, size: int = 192, seed: int = 0) -> None:
-    """Write ``num`` JPEGs of random shapes on smooth colour gradients under ``folder``."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    for i in range(num):
-        c0, c1 = rng.integers(0, 256, (2, 3))
-        img = (c0 * (1 - xx[..., None]) * yy[..., None] + c1 * xx[..., None]).astype(np.uint8)
-        for _ in range(rng.integers(1, 5)):
-            color = tuple(int(v) for v in rng.integers(0, 256, 3))
-            center = tuple(int(v) for v in rng.integers(20, size - 20, 2))
-            if rng.random() < 0.5:
-                cv2.circle(img, center, int(rng.integers(10, 50)), color, -1)
-            else:
-                half = rng.integers(10, 50, 2)
-                cv2.rectangle(img, (center[0] - half[0], center[1] - half[1]),
-                              (center[0] + half[0], center[1] + half[1]), color, -1)
-        cv2.imwrite(osp.join(folder, f'{i:04d}.jpg'), img)
-
-
 def build_model(cfg: Config):
-    init_default_scope('mmpretrain')
-    return MODELS.build(copy.deepcopy(cfg.model))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(copy.deepcopy(cfg.model))
 
 
 def demo_runner_cfg(data_root: str, work_dir: str, workers: bool = False,
@@ -113,7 +91,8 @@ def test_swin_b_recipe():
     assert warmup.convert_to_iter_based and cosine.convert_to_iter_based
     assert cfg.train_cfg == dict(type='EpochBasedTrainLoop', max_epochs=200)
     ckpt = cfg.default_hooks.checkpoint
-    assert ckpt.interval >= 1 and ckpt.max_keep_ckpts >= 1
+    assert (ckpt.type, ckpt.interval, ckpt.max_keep_ckpts, ckpt.save_last) == (
+        'AtomicCheckpointHook', 10, 3, True)
     assert cfg.model.backbone.drop_path_rate == 0.0
     steps = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
     rrc = steps['RandomResizedCrop']
@@ -123,13 +102,6 @@ def test_swin_b_recipe():
     assert cfg.model.data_preprocessor.type == 'SelfSupDataPreprocessor'
     assert cfg.train_dataloader.dataset.data_root.rstrip('/') == 'data/imagenet'
     assert cfg.train_dataloader.dataset.data_prefix == 'train'
-
-
-def weight_decay_of_parameters(cfg: Config, model) -> dict:
-    """id(parameter) -> the weight decay the config's optimizer wrapper gives it."""
-    from mmengine.optim import build_optim_wrapper
-    optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
-    return {id(p): g['weight_decay'] for g in optim.optimizer.param_groups for p in g['params']}
 
 
 def test_optimizer_groups_skip_decay_on_norms_biases_and_tables():
@@ -155,11 +127,10 @@ def test_swin_b_fwd_bwd_224_batch2():
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-def test_missing_data_says_where_it_looked(tmp_path):
+def test_missing_data_says_where_it_looked(tmp_path, mmpretrain_scope):
     cfg = Config.fromfile(SWIN_B)
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     dataset_cfg.data_root = str(tmp_path / 'imagenet')
-    init_default_scope('mmpretrain')
     with pytest.raises(FileNotFoundError) as err:
         DATASETS.build(dataset_cfg)
     text = str(err.value)
@@ -228,28 +199,12 @@ def test_train_tool_amp_on_cpu(tmp_path, restore_determinism):
 
 @pytest.mark.slow
 def test_demo_loss_falls(tmp_path, restore_determinism):
-    """The demo recipe learns: over its first 40 iterations the loss drops clearly."""
-    write_images(str(tmp_path / 'demo' / 'pretrain'), 64)
-    cfg = demo_runner_cfg(str(tmp_path / 'demo'), str(tmp_path / 'work'))
-    cfg.train_cfg.max_iters = 40
-    cfg.default_hooks.checkpoint.interval = 40
-    cfg.custom_hooks = []
-    runner = Runner.from_cfg(cfg)
-    losses = []
-    runner.register_hook(_LossRecorder(losses), priority='LOWEST')
-    runner.train()
+    """The demo recipe learns: at half its batch (8), over its first 40 iterations the loss
+    drops clearly (seen: first 10 iterations 1.047 on average, last 10 0.671)."""
+    losses = demo_training_losses(DEMO, str(tmp_path), batch_size=8, max_iters=40)
+    assert len(losses) == 40
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     assert last < 0.85 * first, (first, last)
-
-
-class _LossRecorder(Hook):
-    """Record every training loss."""
-
-    def __init__(self, losses: list) -> None:
-        self.losses = losses
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self.losses.append(float(outputs['loss']))
 
 
 def _final_state(runner: Runner) -> dict:

@@ -1,19 +1,16 @@
 """Twins configs: the authors' SVT-L recipe, PCPVT, the CPU demo (loss falls), Mask R-CNN."""
 import copy
 import os.path as osp
-import uuid
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from tests.configs.test_pretrain_configs import (_LossRecorder, weight_decay_of_parameters,
-                                                write_images)
+from tests.helpers import demo_training_losses, load_tool, weight_decay_of_parameters
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SVT_L = osp.join(REPO, 'configs', 'greenmim_twins_svt_l_pretrain.py')
@@ -77,24 +74,12 @@ def test_optimizer_groups_skip_decay_on_norms_biases_and_position_encodings():
         assert decay[id(param)] == (0.0 if no_decay else 0.05), name
 
 
+@pytest.mark.slow
 def test_demo_loss_falls(tmp_path, restore_determinism):
-    """The Twins demo recipe learns: over 40 iterations the loss drops clearly."""
-    write_images(str(tmp_path / 'demo' / 'pretrain'), 64)
-    cfg = Config.fromfile(DEMO)
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.experiment_name = f'test_{uuid.uuid4().hex}'
-    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'demo')
-    cfg.train_dataloader.num_workers = 0
-    cfg.train_dataloader.persistent_workers = False
-    cfg.train_dataloader.batch_size = 8  # half the demo's batch: a test-sized run
-    cfg.log_level = 'WARNING'
-    cfg.train_cfg.max_iters = 40
-    cfg.default_hooks.checkpoint.interval = 40
-    cfg.custom_hooks = []
-    runner = Runner.from_cfg(cfg)
-    losses = []
-    runner.register_hook(_LossRecorder(losses), priority='LOWEST')
-    runner.train()
+    """The Twins demo recipe learns: at half its batch (8), over 40 iterations the loss drops
+    clearly (seen: first 10 iterations 1.054 on average, last 10 0.688)."""
+    losses = demo_training_losses(DEMO, str(tmp_path), batch_size=8, max_iters=40)
+    assert len(losses) == 40
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     print(f'Twins demo loss: first 10 iterations {first:.4f}, last 10 {last:.4f}')
     assert last < 0.85 * first, (first, last)
@@ -106,7 +91,6 @@ def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     pytest.importorskip('mmdet')
     from mmdet.registry import MODELS as DET_MODELS
     from mmdet.utils import register_all_modules
-    from tests.helpers import load_tool
 
     cfg = Config.fromfile(DET)
     assert cfg.model.backbone.type == 'mmpretrain.GreenMIMSVT'

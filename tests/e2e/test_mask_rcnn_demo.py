@@ -1,9 +1,9 @@
 """End to end, through the command-line tools, on a tiny copy of the demo data.
 
 ``make demo`` in miniature: generate data -> GreenMIM pretraining (2 iterations) ->
-tools/model_converters/convert_checkpoint.py -> Mask R-CNN fine-tuning (20 iterations) -> tools/test.py with
-``--show-dir``; the COCO bbox and segm APs must come out finite. Plus: tools/test.py on the COCO
-config without data/coco stops with the expected layout.
+tools/model_converters/convert_checkpoint.py -> Mask R-CNN fine-tuning (10 iterations) ->
+tools/test.py with ``--show-dir``; the COCO bbox and segm APs must come out finite. Plus:
+tools/test.py on the COCO config without data/coco stops with the expected layout.
 """
 import os
 import os.path as osp
@@ -39,12 +39,12 @@ def write_config(path, base, body):
 def test_pretrain_convert_finetune_test(tmp_path):
     data = tmp_path / 'demo'
     run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
-        '--num-train', 12, '--num-val', 4, '--num-pretrain', 0)
+        '--num-train', 6, '--num-val', 4, '--num-pretrain', 0)
     work = tmp_path / 'work'
 
     pretrain_cfg = write_config(
         tmp_path / 'pretrain.py', PRETRAIN_CFG, f'''
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root={str(data)!r}))
 train_cfg = dict(max_iters=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
@@ -69,14 +69,14 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 model = dict(backbone=dict(init_cfg=dict(checkpoint={str(backbone)!r})))
-train_cfg = dict(max_iters=20, val_interval=20)
-param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10)]
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=20))
+train_cfg = dict(max_iters=10, val_interval=10)
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))
 ''')
     log = run(osp.join(REPO, 'tools/train.py'), det_cfg, '--work-dir', work / 'det',
               '--no-validate')
     assert f'load backbone. in model from: {backbone}' in log
-    ckpt = work / 'det' / 'iter_20.pth'
+    ckpt = work / 'det' / 'iter_10.pth'
     assert ckpt.exists()
 
     log = run(osp.join(REPO, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det',

@@ -4,7 +4,7 @@ import uuid
 import pytest
 import torch
 
-from tests.reliability.helpers import load_tool
+from tests.helpers import load_tool
 
 
 @pytest.fixture(scope='session')

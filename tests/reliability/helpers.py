@@ -12,7 +12,7 @@ from typing import Dict, List
 
 import torch
 
-from tests.helpers import REPO_ROOT, TOOLS_DIR as TOOLS, load_tool  # noqa: F401  (re-exported)
+from tests.helpers import REPO_ROOT
 
 DEMO_PRETRAIN = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
 DEMO_DET = osp.join(REPO_ROOT, 'configs', 'demo', 'mask-rcnn_greenmim_demo.py')

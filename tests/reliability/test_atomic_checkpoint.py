@@ -21,7 +21,8 @@ import greenmim_mm.engine.hooks.atomic_checkpoint as atomic
 from greenmim_mm.engine.hooks.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
                                                   remove_stale_tmp_files)
 from greenmim_mm.compat import checkpoint_order, register_checkpoint_safe_globals
-from tests.reliability.helpers import load_tool, state_dict_of, write_tiny_pretrain_config
+from tests.helpers import load_tool
+from tests.reliability.helpers import state_dict_of, write_tiny_pretrain_config
 
 PAYLOADS = (b'a' * (24 << 20), b'b' * (16 << 20))  # 24 and 16 MiB: each write takes a while
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 import greenmim_mm  # noqa: F401  (registers the modules; forked ranks inherit the import)
-from tests.reliability.helpers import (DEMO_DET, TOOLS, logged_scalars, run_tool,
-                                       state_dict_of, write_tiny_pretrain_config)
-from tests.ports import free_port
+from tests.helpers import TOOLS_DIR, free_port, tiny_greenmim_cfg
+from tests.reliability.helpers import (DEMO_DET, logged_scalars, run_tool, state_dict_of,
+                                       write_tiny_pretrain_config)
 
 ITERS = 4
 PER_RANK_BATCH = 2
@@ -28,10 +28,10 @@ def test_two_processes_match_one_with_the_double_batch(demo_data, tmp_path):
         str(tmp_path / 'tiny.py'), demo_data, batch_size=2 * PER_RANK_BATCH, max_iters=ITERS,
         ckpt_interval=ITERS)
     single, dist = str(tmp_path / 'single'), str(tmp_path / 'dist')
-    run_tool([sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', single],
+    run_tool([sys.executable, osp.join(TOOLS_DIR, 'train.py'), config, '--work-dir', single],
              cwd=str(tmp_path))
     proc = run_tool([
-        osp.join(TOOLS, 'dist_train.sh'), config, '2', '--work-dir', dist, '--cfg-options',
+        osp.join(TOOLS_DIR, 'dist_train.sh'), config, '2', '--work-dir', dist, '--cfg-options',
         f'train_dataloader.batch_size={PER_RANK_BATCH}'
     ], cwd=str(tmp_path), PORT=str(free_port()))
     assert 'Distributed training: True' in proc.stdout
@@ -58,8 +58,8 @@ def test_mask_rcnn_fine_tuning_runs_on_two_processes(demo_data, tmp_path):
     work_dir = str(tmp_path / 'det')
     data_root = demo_data + '/'
     run_tool([
-        osp.join(TOOLS, 'dist_train.sh'), DEMO_DET, '2', '--work-dir', work_dir, '--no-validate',
-        '--cfg-options', 'model.backbone.init_cfg=None', f'data_root={data_root}',
+        osp.join(TOOLS_DIR, 'dist_train.sh'), DEMO_DET, '2', '--work-dir', work_dir,
+        '--no-validate', '--cfg-options', 'model.backbone.init_cfg=None', f'data_root={data_root}',
         f'train_dataloader.dataset.data_root={data_root}', 'train_dataloader.batch_size=1',
         'train_dataloader.num_workers=0', 'train_cfg.max_iters=2',
         'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
@@ -69,21 +69,6 @@ def test_mask_rcnn_fine_tuning_runs_on_two_processes(demo_data, tmp_path):
     assert len(scalars) == 2
     assert all(torch.isfinite(torch.tensor(s['loss'])) for s in scalars)
     assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox', 'loss_mask'} <= set(scalars[0])
-
-
-# A tiny GreenMIM (as in tests/models/algorithms/test_greenmim.py): 96 px = 3x3 units.
-TINY_GREENMIM = dict(
-    type='GreenMIM',
-    backbone=dict(
-        type='GreenMIMSwinTransformer',
-        arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
-        img_size=96,
-        window_size=3,
-        out_indices=(3, )),
-    neck=dict(type='GreenMIMPretrainDecoder', embed_dim=128, decoder_embed_dim=32,
-              decoder_num_heads=2),
-    head=dict(type='GreenMIMPretrainHead'),
-    mask_ratio=0.5)
 
 
 def _rank_worker(rank: int, world_size: int, port: int, fn, queue) -> None:
@@ -129,7 +114,7 @@ def masks_seen_by_the_encoder(torch_seeds: tuple):
         # mmengine's set_random_seed: seed + rank when randomness.diff_rank_seed=True.
         torch.manual_seed(torch_seeds[rank])
         MessageHub.get_instance(f'mask_probe_{rank}_{torch_seeds}').update_info('iter', 5)
-        model = MODELS.build(TINY_GREENMIM)
+        model = MODELS.build(tiny_greenmim_cfg())
         seen = []
         forward = model.backbone.forward
         model.backbone.forward = lambda x, mask=None: seen.append(mask) or forward(x, mask)

@@ -19,15 +19,16 @@ import time
 import pytest
 import torch
 
-from tests.reliability.helpers import (RANDOM_PIPELINE, TOOLS, logged_scalars, run_tool,
-                                       state_dict_of, write_tiny_pretrain_config)
+from tests.helpers import TOOLS_DIR
+from tests.reliability.helpers import (RANDOM_PIPELINE, logged_scalars, run_tool, state_dict_of,
+                                       write_tiny_pretrain_config)
 
 ITERS = 12
 CKPT_INTERVAL = 3
 
 
 def train_cmd(config: str, work_dir: str, *extra: str) -> list:
-    return [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir, *extra]
+    return [sys.executable, osp.join(TOOLS_DIR, 'train.py'), config, '--work-dir', work_dir, *extra]
 
 
 def start_and_kill_after_first_checkpoint(cmd: list, work_dir: str, cwd: str) -> int:

@@ -24,7 +24,7 @@ from greenmim_mm.models.utils.ckpt_convert import (add_output_norms, convert_off
                                        infer_swin_arch, merge_mmcv_to_swin, merge_swin_to_mmcv,
                                        relative_position_index, resize_relative_position_table,
                                        set_window_sizes, unwrap_state_dict)
-from tests.helpers import load_tool
+from tests.helpers import load_tool, randomize_weights
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EPS = 1e-6
@@ -195,22 +195,6 @@ class RefSwin(nn.Module):
         return x.transpose(1, 2).reshape(B, -1, H, W)
 
 
-def randomize(model, seed=0):
-    """Weights large enough that a wrong permutation or table shows, small enough to train."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if 'relative_position_bias_table' in name:
-                p.copy_(torch.randn(p.shape, generator=gen))
-            elif 'norm' in name and name.endswith('weight'):
-                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith('bias'):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            else:
-                p.copy_(torch.randn(p.shape, generator=gen) / p[0].numel()**0.5)
-    return model
-
-
 def authors_checkpoint(ref: RefSwin) -> dict:
     """Wrap an encoder like the authors' release: model = encoder.* + decoder, plus extras."""
     model = OrderedDict(('encoder.' + k, v) for k, v in ref.state_dict().items())
@@ -256,7 +240,7 @@ def test_merge_reorder_is_inverse():
 def test_merge_reorder_matches_mmcv(order):
     C = 6
     ref = RefMerging(C, order).double()
-    randomize(ref)
+    randomize_weights(ref)
     mm = PatchMerging(C, 2 * C, norm_cfg=dict(type='LN', eps=EPS), bias=False).double()
     mm.reduction.weight.data = merge_swin_to_mmcv(ref.reduction.weight.data, order)
     mm.norm.weight.data = merge_swin_to_mmcv(ref.norm.weight.data, order)
@@ -329,7 +313,7 @@ def test_infer_arch_and_output_norms():
 @pytest.mark.parametrize('ws', [7, 14])
 def test_official_conversion_is_exact(tmp_path, capsys, cls, ws):
     torch.manual_seed(0)
-    ref = randomize(RefSwin(ws=ws)).double().eval()
+    ref = randomize_weights(RefSwin(ws=ws)).double().eval()
     src, dst = tmp_path / 'authors.pth', tmp_path / 'backbone.pth'
     torch.save(authors_checkpoint(ref), src)
 
@@ -362,7 +346,7 @@ def test_official_conversion_is_exact(tmp_path, capsys, cls, ws):
 
 def test_official_to_detector_window(tmp_path, capsys):
     """w14 release with a window-7 last stage -> window 14 everywhere (pad_small_map)."""
-    ref = randomize(RefSwin(ws=14))
+    ref = randomize_weights(RefSwin(ws=14))
     src, dst = tmp_path / 'authors.pth', tmp_path / 'backbone.pth'
     torch.save(authors_checkpoint(ref), src)
     assert load_cli().main([str(src), str(dst), '--window-size', '14']) == 0
@@ -422,7 +406,7 @@ def greenmim_checkpoint(path):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     model.init_weights()
-    randomize(model.backbone, seed=1)
+    randomize_weights(model.backbone, seed=1)
     state = model.state_dict()
     optim = torch.optim.AdamW(model.parameters())
     torch.save(

@@ -16,6 +16,7 @@ from mmpretrain.registry import MODELS
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.necks import mae_sincos_pos_embed_2d, sincos_pos_embed_2d
 from greenmim_mm.models.utils.ckpt_convert import convert_official_decoder, detect_pos_embed_layout
+from tests.helpers import randomize_weights
 from tests.official_layout import (authors_decoder_reference, authors_state_dict,
                                    mae_pos_embed, wrap_release)
 
@@ -70,22 +71,6 @@ def build(model_cfg: dict):
     return model
 
 
-def randomize(model, seed=0):
-    """Weights large enough that a wrong permutation, table or layout shows."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if 'relative_position_bias_table' in name:
-                p.copy_(torch.randn(p.shape, generator=gen))
-            elif ('norm' in name or '.ln' in name) and name.endswith('weight'):
-                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith('bias') or name.endswith('mask_token'):
-                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
-            else:
-                p.copy_(torch.randn(p.shape, generator=gen) / p[0].numel()**0.5)
-    return model.eval()
-
-
 def shuffle_for(visible_units, num_units=49, visible_sorted=True, seed=0):
     """An MAE-style ids_shuffle keeping ``visible_units`` first; its mask and ids_restore."""
     gen = torch.Generator().manual_seed(seed)
@@ -118,7 +103,7 @@ def test_mae_layout_is_maes_table():
 def test_keep_decoder_round_trip_and_predictions(tmp_path, capsys, tool_module, windows):
     torch.manual_seed(0)
     cfg = tiny_model_cfg(windows)
-    ours = randomize(build(cfg))
+    ours = randomize_weights(build(cfg)).eval()
     authors = authors_state_dict(ours)
     src, dst = tmp_path / 'authors.pth', tmp_path / 'full.pth'
     torch.save(wrap_release(authors), src)
@@ -165,7 +150,7 @@ def test_keep_decoder_round_trip_and_predictions(tmp_path, capsys, tool_module, 
 
 def test_keep_decoder_needs_the_mae_table(tmp_path, capsys, tool_module):
     cfg = tiny_model_cfg([7] * 4)
-    authors = authors_state_dict(randomize(build(cfg)))
+    authors = authors_state_dict(randomize_weights(build(cfg)).eval())
     src, dst = tmp_path / 'authors.pth', tmp_path / 'full.pth'
     torch.save(wrap_release(authors), src)
     config = write_config(tmp_path / 'wrong_layout.py', tiny_model_cfg([7] * 4, 'mmpretrain'))

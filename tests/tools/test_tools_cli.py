@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from tests.helpers import REPO_ROOT, tool_path
-from tests.ports import free_port
+from tests.helpers import REPO_ROOT, free_port, tool_path
 
 # A tiny ResNet classifier on 32x32 images in class folders: 2 iterations take well under a
 # second, so the subprocess start-up (imports) dominates.
@@ -158,18 +157,36 @@ def trained(cls_config, tmp_path_factory) -> str:
     return work_dir
 
 
-@pytest.mark.parametrize('script', ['train.py', 'test.py', 'make_demo_data.py'])
+# The arguments each script's usage line names (mmpretrain's and mmdet's CLI for train/test).
+HELP_ARGUMENTS = {
+    'train.py': ('--work-dir', '--resume', '--amp', '--no-validate', '--auto-scale-lr',
+                 '--cfg-options', '--launcher', '--local_rank', 'config'),
+    'test.py': ('--work-dir', '--out', '--show-dir', '--cfg-options', '--launcher',
+                '--local_rank', 'config', 'checkpoint'),
+    'make_demo_data.py': ('--out', '--seed', '--num-train', '--num-val', '--num-pretrain',
+                          '--size'),
+}
+
+
+@pytest.mark.parametrize('script', list(HELP_ARGUMENTS))
 def test_help(script):
     out = run([sys.executable, tool(script), '--help'], cwd=REPO_ROOT).stdout
-    assert 'usage' in out
+    usage = out.split('\n\n')[0]
+    assert usage.startswith(f'usage: {script} [-h]'), out[:300]
+    missing = [arg for arg in HELP_ARGUMENTS[script] if arg not in usage.split()
+               and f'[{arg}' not in usage]
+    assert not missing, (missing, usage)
 
 
-@pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
-def test_dist_scripts_are_executable(script):
+@pytest.mark.parametrize('script, arguments', [('dist_train.sh', 'CONFIG NGPUS [train.py args...]'),
+                                               ('dist_test.sh',
+                                                'CONFIG CHECKPOINT NGPUS [test.py args...]')])
+def test_dist_scripts_are_executable(script, arguments):
     assert os.access(tool(script), os.X_OK)
     proc = subprocess.run([tool(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
-    assert proc.returncode == 2 and 'usage' in proc.stdout
+    assert proc.returncode == 2
+    assert proc.stdout == f'usage: {tool(script)} {arguments}\n'
 
 
 def test_train_saves_checkpoint(trained):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner, save_checkpoint
 from mmpretrain.registry import MODELS
 
@@ -33,8 +33,8 @@ def write_image(path: str, size=(150, 200), seed: int = 0) -> None:
 @pytest.fixture(scope='module')
 def demo_checkpoint(tmp_path_factory) -> str:
     """A runner-style checkpoint (with meta and message hub) of the demo model."""
-    init_default_scope('mmpretrain')
-    model = MODELS.build(Config.fromfile(DEMO).model)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(Config.fromfile(DEMO).model)
     model.init_weights()
     path = str(tmp_path_factory.mktemp('ckpt') / 'demo.pth')
     save_checkpoint({'state_dict': model.state_dict(), 'meta': {'iter': 1},

@@ -1,64 +1,21 @@
 """GreenMIM algorithm: build-time checks, hand-computed loss, deterministic masks, AMP."""
-import uuid
-
 import pytest
 import torch
-from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.algorithms import GreenMIM
 from greenmim_mm.models.backbones import GreenMIMSwinTransformer
 from greenmim_mm.models.utils.masking import mask_generator, random_unit_mask
+from tests.helpers import tiny_greenmim_cfg
 
 IMG = 96  # a 3x3 grid of 32-px units
 
 
-def tiny_cfg(backbone=None, neck=None, head=None, **kwargs) -> dict:
-    """A GreenMIM config with a tiny Swin (embed 16, one block per stage, window 3)."""
-    cfg = dict(
-        type='GreenMIM',
-        backbone=dict(
-            type='GreenMIMSwinTransformer',
-            arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
-            img_size=IMG,
-            window_size=3,
-            drop_path_rate=0.,
-            out_indices=(3, )),
-        neck=dict(
-            type='GreenMIMPretrainDecoder', embed_dim=128, decoder_embed_dim=32,
-            decoder_num_heads=2),
-        head=dict(type='GreenMIMPretrainHead'),
-        mask_ratio=0.5)  # 4 of 9 units visible
-    cfg['backbone'].update(backbone or {})
-    cfg['neck'].update(neck or {})
-    cfg['head'].update(head or {})
-    cfg.update(kwargs)
-    return cfg
-
-
 def build(**kwargs) -> GreenMIM:
-    model = MODELS.build(tiny_cfg(**kwargs))
+    model = MODELS.build(tiny_greenmim_cfg(**kwargs))
     model.init_weights()
     return model
-
-
-@pytest.fixture
-def hub_iter():
-    """Set the current message hub's ``iter``; a fresh hub without it is current afterwards."""
-    hub = MessageHub.get_instance(f'test_greenmim_{uuid.uuid4().hex}')
-
-    def set_iter(i: int) -> None:
-        hub.update_info('iter', i)
-
-    yield set_iter
-    MessageHub.get_instance(f'test_greenmim_clean_{uuid.uuid4().hex}')
-
-
-@pytest.fixture
-def no_iter():
-    """A current message hub without ``iter`` (as outside a training loop)."""
-    MessageHub.get_instance(f'test_greenmim_noiter_{uuid.uuid4().hex}')
 
 
 def spy_masks(model: GreenMIM) -> list:
@@ -88,7 +45,7 @@ def spy_masks(model: GreenMIM) -> list:
 ])
 def test_invalid_settings_fail_at_build(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        MODELS.build(tiny_cfg(**kwargs))
+        MODELS.build(tiny_greenmim_cfg(**kwargs))
 
 
 def test_the_mask_unit_is_the_swin_total_stride():

@@ -6,11 +6,10 @@ head are shared, so the comparison isolates the encoder's contribution under aut
 import contextlib
 import copy
 
-import pytest
 import torch
 
 from greenmim_mm.models.algorithms import GreenMIM
-from tests.models.algorithms.test_greenmim import hub_iter, tiny_cfg  # noqa: F401
+from tests.helpers import tiny_greenmim_cfg
 from tests.models.backbones.amp_exactness import rel_err
 from tests.models.backbones.swin_reference import reference_forward
 
@@ -19,9 +18,9 @@ FLOOR = 2.0**-8
 
 
 def build_tiny() -> GreenMIM:
-    """The 96-px tiny GreenMIM of test_greenmim.py (3x3 units, window 3, 4 units visible)."""
+    """The 96-px tiny GreenMIM of the tests (3x3 units, window 3, 4 units visible)."""
     from mmpretrain.registry import MODELS
-    model = MODELS.build(tiny_cfg(mask_seed=3))
+    model = MODELS.build(tiny_greenmim_cfg(mask_seed=3))
     model.init_weights()
     return model
 

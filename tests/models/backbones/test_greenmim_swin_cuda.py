@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from tests.models.backbones.test_greenmim_swin import build, check_exact, random_mask
+from tests.helpers import random_mask
+from tests.models.backbones.swin_exactness import build, check_exact
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
 

@@ -7,6 +7,7 @@ from mmpretrain.registry import MODELS
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones import GreenMIMPCPVT, GreenMIMSVT
 from greenmim_mm.models.utils.masking import random_unit_mask
+from tests.helpers import randomize_weights
 
 from .twins_reference import reference_forward
 
@@ -28,18 +29,9 @@ def build(cls, arch, **kwargs):
                norm_after_stage=[True, True, True, True])
     cfg.update(kwargs)
     model = cls(**cfg)
-    model.init_weights()
-    _randomize(model)
+    # Init-sized weights, but no norm or bias at 1 / 0: every gradient is checked.
+    randomize_weights(model, weight_std=0.02)
     return model
-
-
-def _randomize(model):
-    """Non-trivial norms and biases (init leaves them 1 / 0), so every gradient is checked."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith('bias') or 'norm' in name:
-                p.add_(0.1 * torch.randn(p.shape, generator=g))
 
 
 def _record(key, err):

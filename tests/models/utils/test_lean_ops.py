@@ -5,6 +5,7 @@ from mmcv.cnn.bricks.transformer import FFN
 from torch import nn
 
 from greenmim_mm.models.utils.lean_ops import layer_norm_linear, layer_norm_mlp
+from tests.helpers import randomize_weights
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 
@@ -14,14 +15,6 @@ def swin_ffn(dims, ffn_drop=0.):
     return FFN(embed_dims=dims, feedforward_channels=4 * dims, num_fcs=2, ffn_drop=ffn_drop,
                dropout_layer=dict(type='DropPath', drop_prob=0.), act_cfg=dict(type='GELU'),
                add_identity=True)
-
-
-def randomized(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
 
 
 def grads_of(fn, x, params):
@@ -50,8 +43,8 @@ def saved_bytes(fn, x):
 
 @pytest.mark.parametrize('bias', [True, False])
 def test_layer_norm_linear_matches_modules(bias):
-    norm = randomized(nn.LayerNorm(16).double(), 0)
-    linear = randomized(nn.Linear(16, 24, bias=bias).double(), 1)
+    norm = randomize_weights(nn.LayerNorm(16).double(), 0)
+    linear = randomize_weights(nn.Linear(16, 24, bias=bias).double(), 1)
     x = torch.randn(2, 5, 16, dtype=torch.float64)
     params = list(norm.parameters()) + list(linear.parameters())
     out_ref, g_ref = grads_of(lambda t: linear(norm(t)), x, params)
@@ -66,8 +59,8 @@ def test_layer_norm_linear_matches_modules(bias):
 
 def test_layer_norm_mlp_matches_mmcv_ffn():
     dims = 8
-    norm = randomized(nn.LayerNorm(dims).double(), 0)
-    ffn = randomized(swin_ffn(dims).double(), 1)
+    norm = randomize_weights(nn.LayerNorm(dims).double(), 0)
+    ffn = randomize_weights(swin_ffn(dims).double(), 1)
     x = torch.randn(3, 7, dims, dtype=torch.float64)
     params = list(norm.parameters()) + list(ffn.parameters())
     out_ref, g_ref = grads_of(lambda t: ffn(norm(t), identity=t), x, params)
@@ -82,15 +75,15 @@ def test_layer_norm_mlp_matches_mmcv_ffn():
 
 
 def test_gradcheck_float64():
-    norm = randomized(nn.LayerNorm(4).double(), 0)
-    ffn = randomized(swin_ffn(4).double(), 1)
+    norm = randomize_weights(nn.LayerNorm(4).double(), 0)
+    ffn = randomize_weights(swin_ffn(4).double(), 1)
     x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: layer_norm_mlp(t, norm, ffn), (x, ))
 
 
 def test_falls_back_to_modules_when_it_cannot_be_exact():
-    norm = randomized(nn.LayerNorm(8), 0)
-    ffn = randomized(swin_ffn(8, ffn_drop=0.5), 1)
+    norm = randomize_weights(nn.LayerNorm(8), 0)
+    ffn = randomize_weights(swin_ffn(8, ffn_drop=0.5), 1)
     ffn.train()
     x = torch.randn(2, 3, 8, requires_grad=True)
     out = layer_norm_mlp(x, norm, ffn)  # active dropout: mmcv's FFN itself
@@ -128,9 +121,9 @@ def test_under_autocast_same_as_modules(device, dtype, x_dtype):
     """Lean path under autocast: the modules' output dtype and values, their gradients up to
     the float32 bias-gradient sums (the modules sum in the reduced precision), less memory."""
     dims = 32
-    norm = randomized(nn.LayerNorm(dims), 0).to(device)
-    ffn = randomized(swin_ffn(dims), 1).to(device).eval()
-    linear = randomized(nn.Linear(dims, 3 * dims), 2).to(device)
+    norm = randomize_weights(nn.LayerNorm(dims), 0).to(device)
+    ffn = randomize_weights(swin_ffn(dims), 1).to(device).eval()
+    linear = randomize_weights(nn.Linear(dims, 3 * dims), 2).to(device)
     x = torch.randn(3, 50, dims, device=device).to(x_dtype)
     for lean_fn, plain_fn, params in (
         (lambda t: layer_norm_mlp(t, norm, ffn), lambda t: ffn(norm(t), identity=t),

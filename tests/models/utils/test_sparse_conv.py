@@ -7,17 +7,12 @@ from greenmim_mm.models.utils.sparse_conv import (depthwise_conv_tokens, gather_
                                                   patch_conv_pixels, strided_conv_tokens)
 from greenmim_mm.models.utils.sparse_geometry import (merge_index, neighbour_index,
                                                       stage_tokens)
+from tests.helpers import random_mask
 
 
 def _mask(shared: bool, B=2, hw=(3, 4), seed=0):
     """A (1 or B, Hu, Wu) unit mask with 5 visible units per sample."""
-    g = torch.Generator().manual_seed(seed)
-    n = hw[0] * hw[1]
-    rows = [torch.randperm(n, generator=g)[:n - 5] for _ in range(1 if shared else B)]
-    mask = torch.zeros(len(rows), n, dtype=torch.bool)
-    for b, r in enumerate(rows):
-        mask[b, r] = True
-    return mask.view(len(rows), *hw)
+    return random_mask(1 if shared else B, *hw, num_visible=5, seed=seed)
 
 
 def _dense_visible(mask, scale):

@@ -6,11 +6,9 @@ already has the OpenMMLab stack keeps its releases. The exact lock that ``make i
 (tests/test_packaging.py).
 """
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
-
 
 # Tested with mmengine 0.10.7, mmpretrain 1.2.0, mmdet 3.3.0 (requirements/runtime.txt). The
 # upper bounds are the next minor releases: the workarounds in greenmim_mm/compat are gated on
@@ -36,8 +34,8 @@ setup(
     version=get_version(),
     description='GreenMIM (NeurIPS 2022) for OpenMMLab 2.0: sparse Swin masked image '
     'modeling with mmpretrain, COCO fine-tuning with mmdet',
-    long_description=open(osp.join(HERE, 'README.md')).read()
-    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md')).read() if osp.exists(
+        osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     python_requires='>=3.8',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),

@@ -24,4 +24,5 @@ model = dict(
         patch_cfg=dict(norm_cfg=ln_cfg)),
     neck=dict(norm_cfg=ln_cfg, pos_embed_layout='mae'))
 
-load_from = 'checkpoints/greenmim_swin-b-w7_official_full.pth'  # tools/model_converters/convert_checkpoint.py
+# written by tools/model_converters/convert_checkpoint.py
+load_from = 'checkpoints/greenmim_swin-b-w7_official_full.pth'

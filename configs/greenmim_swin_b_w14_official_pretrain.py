@@ -16,14 +16,23 @@ model = dict(
         window_size=14,
         pad_small_map=False,
         stage_cfgs=[
-            dict(window_size=14, block_cfgs=dict(norm_cfg=ln_cfg),
-                 downsample_cfg=dict(norm_cfg=ln_cfg)),
-            dict(window_size=14, block_cfgs=dict(norm_cfg=ln_cfg),
-                 downsample_cfg=dict(norm_cfg=ln_cfg)),
-            dict(window_size=14, block_cfgs=dict(norm_cfg=ln_cfg),
-                 downsample_cfg=dict(norm_cfg=ln_cfg)),
-            dict(window_size=7, block_cfgs=dict(norm_cfg=ln_cfg),
-                 downsample_cfg=dict(norm_cfg=ln_cfg)),
+            dict(
+                window_size=14,
+                block_cfgs=dict(norm_cfg=ln_cfg),
+                downsample_cfg=dict(norm_cfg=ln_cfg)),
+            dict(
+                window_size=14,
+                block_cfgs=dict(norm_cfg=ln_cfg),
+                downsample_cfg=dict(norm_cfg=ln_cfg)),
+            dict(
+                window_size=14,
+                block_cfgs=dict(norm_cfg=ln_cfg),
+                downsample_cfg=dict(norm_cfg=ln_cfg)),
+            dict(
+                window_size=7,
+                block_cfgs=dict(norm_cfg=ln_cfg),
+                downsample_cfg=dict(norm_cfg=ln_cfg)),
         ]))
 
-load_from = 'checkpoints/greenmim_swin-b-w14_official_full.pth'  # tools/model_converters/convert_checkpoint.py
+# written by tools/model_converters/convert_checkpoint.py
+load_from = 'checkpoints/greenmim_swin-b-w14_official_full.pth'

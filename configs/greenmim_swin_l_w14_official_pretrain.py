@@ -10,8 +10,7 @@
 # sin-cos table.
 _base_ = ['./greenmim_swin_b_w14_official_pretrain.py']
 
-model = dict(
-    backbone=dict(arch='large'),
-    neck=dict(embed_dim=1536))  # 8 * embed_dims of Swin-L
+model = dict(backbone=dict(arch='large'), neck=dict(embed_dim=1536))  # 8 * embed_dims of Swin-L
 
-load_from = 'checkpoints/greenmim_swin-l-w14_official_full.pth'  # tools/model_converters/convert_checkpoint.py
+# written by tools/model_converters/convert_checkpoint.py
+load_from = 'checkpoints/greenmim_swin-l-w14_official_full.pth'

@@ -8,9 +8,9 @@ checkpoints of this stack loadable under torch's ``weights_only=True`` default
 (``greenmim_mm.compat``), so mmdet's and mmpretrain's own tools and inferencers work on our
 configs and checkpoints.
 """
-from .version import __version__
 from . import compat  # noqa: F401,I001  (upstream workarounds; first, as the rest may load)
 from . import datasets, engine, models  # noqa: F401  (registers modules)
+from .version import __version__
 
 try:  # mmdet-side modules (COCO dataset checks, layer decay for detectors)
     from . import det  # noqa: F401

@@ -173,7 +173,9 @@ def tiny_greenmim_cfg(backbone: Optional[dict] = None,
             drop_path_rate=0.,
             out_indices=(3, )),
         neck=dict(
-            type='GreenMIMPretrainDecoder', embed_dim=128, decoder_embed_dim=32,
+            type='GreenMIMPretrainDecoder',
+            embed_dim=128,
+            decoder_embed_dim=32,
             decoder_num_heads=2),
         head=dict(type='GreenMIMPretrainHead'),
         mask_ratio=0.5)

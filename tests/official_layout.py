@@ -86,8 +86,8 @@ def authors_state_dict(model: torch.nn.Module) -> 'OrderedDict[str, torch.Tensor
                 out[dst + 'norm1.' + name] = bb[src + 'norm1.' + name]
             table = bb[src + 'attn.w_msa.relative_position_bias_table']
             out[dst + 'attn.relative_position_bias_table'] = table
-            out[dst + 'attn.relative_position_index'] = _index((math.isqrt(table.shape[0]) + 1)
-                                                               // 2)
+            out[dst + 'attn.relative_position_index'] = _index(
+                (math.isqrt(table.shape[0]) + 1) // 2)
             for name in ('qkv', 'proj'):
                 for p in ('weight', 'bias'):
                     out[f'{dst}attn.{name}.{p}'] = bb[f'{src}attn.w_msa.{name}.{p}']
@@ -125,9 +125,13 @@ def authors_state_dict(model: torch.nn.Module) -> 'OrderedDict[str, torch.Tensor
     return out
 
 
-def authors_release_shapes(embed: int, depths: Sequence[int], heads: Sequence[int],
-                           windows: Sequence[int], decoder_dims: int = 512,
-                           decoder_depth: int = 1, unit: int = 32,
+def authors_release_shapes(embed: int,
+                           depths: Sequence[int],
+                           heads: Sequence[int],
+                           windows: Sequence[int],
+                           decoder_dims: int = 512,
+                           decoder_depth: int = 1,
+                           unit: int = 32,
                            patch: int = 4) -> Dict[str, Tuple[int, ...]]:
     """Key -> shape of an authors' release (their ``MaskedAutoencoder`` state dict)."""
     shapes: Dict[str, Tuple[int, ...]] = {
@@ -141,49 +145,74 @@ def authors_release_shapes(embed: int, depths: Sequence[int], heads: Sequence[in
         for j in range(depth):
             p = f'encoder.layers.{i}.blocks.{j}.'
             shapes.update({
-                p + 'norm1.weight': (c, ), p + 'norm1.bias': (c, ),
+                p + 'norm1.weight': (c, ),
+                p + 'norm1.bias': (c, ),
                 p + 'attn.relative_position_bias_table': ((2 * w - 1)**2, nh),
                 p + 'attn.relative_position_index': (w * w, w * w),
-                p + 'attn.qkv.weight': (3 * c, c), p + 'attn.qkv.bias': (3 * c, ),
-                p + 'attn.proj.weight': (c, c), p + 'attn.proj.bias': (c, ),
-                p + 'norm2.weight': (c, ), p + 'norm2.bias': (c, ),
-                p + 'mlp.fc1.weight': (4 * c, c), p + 'mlp.fc1.bias': (4 * c, ),
-                p + 'mlp.fc2.weight': (c, 4 * c), p + 'mlp.fc2.bias': (c, ),
+                p + 'attn.qkv.weight': (3 * c, c),
+                p + 'attn.qkv.bias': (3 * c, ),
+                p + 'attn.proj.weight': (c, c),
+                p + 'attn.proj.bias': (c, ),
+                p + 'norm2.weight': (c, ),
+                p + 'norm2.bias': (c, ),
+                p + 'mlp.fc1.weight': (4 * c, c),
+                p + 'mlp.fc1.bias': (4 * c, ),
+                p + 'mlp.fc2.weight': (c, 4 * c),
+                p + 'mlp.fc2.bias': (c, ),
             })
         if i < len(depths) - 1:
             p = f'encoder.layers.{i}.downsample.'
-            shapes.update({p + 'reduction.weight': (2 * c, 4 * c), p + 'norm.weight': (4 * c, ),
-                           p + 'norm.bias': (4 * c, )})
+            shapes.update({
+                p + 'reduction.weight': (2 * c, 4 * c),
+                p + 'norm.weight': (4 * c, ),
+                p + 'norm.bias': (4 * c, )
+            })
     c_last = embed * 2**(len(depths) - 1)
     d = decoder_dims
     shapes.update({
-        'encoder.norm.weight': (c_last, ), 'encoder.norm.bias': (c_last, ),
-        'mask_token': (1, 1, d), 'decoder_pos_embed': (1, 49, d),
-        'decoder_embed.weight': (d, c_last), 'decoder_embed.bias': (d, ),
-        'decoder_norm.weight': (d, ), 'decoder_norm.bias': (d, ),
-        'decoder_pred.weight': (unit * unit * 3, d), 'decoder_pred.bias': (unit * unit * 3, ),
+        'encoder.norm.weight': (c_last, ),
+        'encoder.norm.bias': (c_last, ),
+        'mask_token': (1, 1, d),
+        'decoder_pos_embed': (1, 49, d),
+        'decoder_embed.weight': (d, c_last),
+        'decoder_embed.bias': (d, ),
+        'decoder_norm.weight': (d, ),
+        'decoder_norm.bias': (d, ),
+        'decoder_pred.weight': (unit * unit * 3, d),
+        'decoder_pred.bias': (unit * unit * 3, ),
     })
     for j in range(decoder_depth):
         p = f'decoder_blocks.{j}.'
         shapes.update({
-            p + 'norm1.weight': (d, ), p + 'norm1.bias': (d, ),
-            p + 'attn.qkv.weight': (3 * d, d), p + 'attn.qkv.bias': (3 * d, ),
-            p + 'attn.proj.weight': (d, d), p + 'attn.proj.bias': (d, ),
-            p + 'norm2.weight': (d, ), p + 'norm2.bias': (d, ),
-            p + 'mlp.fc1.weight': (4 * d, d), p + 'mlp.fc1.bias': (4 * d, ),
-            p + 'mlp.fc2.weight': (d, 4 * d), p + 'mlp.fc2.bias': (d, ),
+            p + 'norm1.weight': (d, ),
+            p + 'norm1.bias': (d, ),
+            p + 'attn.qkv.weight': (3 * d, d),
+            p + 'attn.qkv.bias': (3 * d, ),
+            p + 'attn.proj.weight': (d, d),
+            p + 'attn.proj.bias': (d, ),
+            p + 'norm2.weight': (d, ),
+            p + 'norm2.bias': (d, ),
+            p + 'mlp.fc1.weight': (4 * d, d),
+            p + 'mlp.fc1.bias': (4 * d, ),
+            p + 'mlp.fc2.weight': (d, 4 * d),
+            p + 'mlp.fc2.bias': (d, ),
         })
     return shapes
 
 
 def wrap_release(model_state: dict) -> dict:
     """A checkpoint file's content as the authors' training script saves it."""
-    return dict(model=model_state, epoch=799,
-                args=argparse.Namespace(model='green_mim_swin_base_patch4_dec5121b1'))
+    return dict(
+        model=model_state,
+        epoch=799,
+        args=argparse.Namespace(model='green_mim_swin_base_patch4_dec5121b1'))
 
 
-def authors_decoder_reference(latent: torch.Tensor, ids_restore: torch.Tensor, sd: dict,
-                              num_heads: int, eps: float = 1e-6) -> torch.Tensor:
+def authors_decoder_reference(latent: torch.Tensor,
+                              ids_restore: torch.Tensor,
+                              sd: dict,
+                              num_heads: int,
+                              eps: float = 1e-6) -> torch.Tensor:
     """The authors' decoder computation, from their weights (``forward_decoder`` in words).
 
     Embed the latents; append ``L - N_vis`` mask tokens; reorder with
@@ -210,19 +239,19 @@ def authors_decoder_reference(latent: torch.Tensor, ids_restore: torch.Tensor, s
     j = 0
     while f'decoder_blocks.{j}.norm1.weight' in sd:
         p = f'decoder_blocks.{j}.'
-        h = torch.nn.functional.layer_norm(x, (D, ), sd[p + 'norm1.weight'],
-                                           sd[p + 'norm1.bias'], eps)
+        h = torch.nn.functional.layer_norm(x, (D, ), sd[p + 'norm1.weight'], sd[p + 'norm1.bias'],
+                                           eps)
         qkv = (h @ sd[p + 'attn.qkv.weight'].t() + sd[p + 'attn.qkv.bias'])  # (B, L, 3D)
         qkv = qkv.view(B, L, 3, num_heads, D // num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # (B, nH, L, d)
         attn = (q * (D // num_heads)**-0.5) @ k.transpose(-2, -1)  # (B, nH, L, L)
         h = (attn.softmax(-1) @ v).transpose(1, 2).reshape(B, L, D)
         x = x + h @ sd[p + 'attn.proj.weight'].t() + sd[p + 'attn.proj.bias']
-        h = torch.nn.functional.layer_norm(x, (D, ), sd[p + 'norm2.weight'],
-                                           sd[p + 'norm2.bias'], eps)
+        h = torch.nn.functional.layer_norm(x, (D, ), sd[p + 'norm2.weight'], sd[p + 'norm2.bias'],
+                                           eps)
         h = torch.nn.functional.gelu(h @ sd[p + 'mlp.fc1.weight'].t() + sd[p + 'mlp.fc1.bias'])
         x = x + h @ sd[p + 'mlp.fc2.weight'].t() + sd[p + 'mlp.fc2.bias']
         j += 1
-    x = torch.nn.functional.layer_norm(x, (D, ), sd['decoder_norm.weight'],
-                                       sd['decoder_norm.bias'], eps)
+    x = torch.nn.functional.layer_norm(x, (D, ), sd['decoder_norm.weight'], sd['decoder_norm.bias'],
+                                       eps)
     return x @ sd['decoder_pred.weight'].t() + sd['decoder_pred.bias']

@@ -1,5 +1,5 @@
 # A GreenMIM pre-training demo that trains visibly on 2 CPU cores in a couple of minutes.
-#   python tools/dataset_converters/make_demo_data.py            # writes data/demo (pretrain/ images, COCO jsons)
+#   python tools/dataset_converters/make_demo_data.py  # data/demo: pretrain/ images, COCO jsons
 #   python tools/train.py configs/demo/greenmim_demo_pretrain.py
 # A small Swin (embed 48, depths 2-2-2-2, window 7 at 224 px): the same architecture as the
 # demo Mask R-CNN backbone, so work_dirs/greenmim_demo_pretrain/iter_*.pth transfers to it.
@@ -7,8 +7,7 @@ _base_ = ['../greenmim_swin_b_pretrain.py']
 
 model = dict(
     backbone=dict(
-        arch=dict(
-            _delete_=True, embed_dims=48, depths=[2, 2, 2, 2], num_heads=[3, 6, 12, 24]),
+        arch=dict(_delete_=True, embed_dims=48, depths=[2, 2, 2, 2], num_heads=[3, 6, 12, 24]),
         window_size=7),
     neck=dict(embed_dim=384, decoder_embed_dim=128, decoder_num_heads=4))
 
@@ -21,7 +20,8 @@ train_dataloader = dict(
     dataset=dict(
         data_root='data/demo/',
         data_prefix='pretrain',
-        layout_hint='Generate the demo data first: `python tools/dataset_converters/make_demo_data.py`.'))
+        layout_hint=
+        'Generate the demo data first: `python tools/dataset_converters/make_demo_data.py`.'))
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [

@@ -1,5 +1,5 @@
 # A GreenMIM pre-training demo on a small Twins-SVT that trains visibly on 2 CPU cores.
-#   python tools/dataset_converters/make_demo_data.py            # writes data/demo (pretrain/ images, COCO jsons)
+#   python tools/dataset_converters/make_demo_data.py  # data/demo: pretrain/ images, COCO jsons
 #   python tools/train.py configs/demo/greenmim_twins_demo_pretrain.py
 # SVT with embed 32/64/128/256, depths 2/2/2/2 (one locally-grouped and one global layer per
 # stage), windows 7, sr 8/4/2/1, at 224 px on data/demo/pretrain; 150 iterations.

@@ -32,7 +32,8 @@ _base_ = [
 
 custom_imports = dict(imports=['greenmim_mm', 'greenmim_mm.det'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/demo/greenmim_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
+# the output of tools/model_converters/convert_checkpoint.py
+pretrained = 'work_dirs/demo/greenmim_backbone.pth'
 classes = ('circle', 'rectangle', 'triangle', 'ellipse')
 num_classes = len(classes)
 img_size = 192
@@ -52,9 +53,7 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=[48, 96, 192, 384], out_channels=fpn_channels, norm_cfg=gn_cfg),
     rpn_head=dict(
-        in_channels=fpn_channels,
-        feat_channels=fpn_channels,
-        anchor_generator=dict(scales=[4])),
+        in_channels=fpn_channels, feat_channels=fpn_channels, anchor_generator=dict(scales=[4])),
     roi_head=dict(
         # finest_scale 28: RoIs of < 56 px on P2, < 112 px on P3, larger on P4 and P5
         bbox_roi_extractor=dict(
@@ -83,7 +82,8 @@ model = dict(
 
 # ---------------------------------------------------------------------------- data
 data_root = 'data/demo/'
-demo_hint = 'Generate the demo data first: python tools/dataset_converters/make_demo_data.py --out data/demo'
+demo_hint = ('Generate the demo data first: '
+             'python tools/dataset_converters/make_demo_data.py --out data/demo')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -141,8 +141,7 @@ optim_wrapper = dict(
     type='OptimWrapper',
     constructor='DetLayerDecayOptimWrapperConstructor',
     # foreach: one fused update for all tensors (~25 ms of a CPU step otherwise)
-    optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05, foreach=True),
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05, foreach=True),
     paramwise_cfg=dict(
         layer_decay_rate=1.0,
         norm_decay_mult=0.,

@@ -2,7 +2,8 @@
 # the paper follows (100 epochs, 20 warm-up, AdamW wd 0.05, layer decay 0.9, drop path 0.1,
 # base lr 1.25e-3 per 512 images), reported at 83.8 top-1.
 #
-#   python tools/model_converters/convert_checkpoint.py work_dirs/greenmim_swin_b_pretrain/epoch_200.pth \
+#   python tools/model_converters/convert_checkpoint.py \
+#       work_dirs/greenmim_swin_b_pretrain/epoch_200.pth \
 #       checkpoints/greenmim_swin-b-w7_backbone_cls.pth \
 #       --config configs/finetune/greenmim_swin_b_in1k_ft.py
 #   bash tools/dist_train.sh configs/finetune/greenmim_swin_b_in1k_ft.py 8
@@ -19,7 +20,8 @@ default_hooks = dict(
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     dist_loss_average=dict(type='DistLossAverageHook'))
 
-pretrained = 'checkpoints/greenmim_swin-b-w7_backbone_cls.pth'  # tools/model_converters/convert_checkpoint.py
+# written by tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-b-w7_backbone_cls.pth'
 # LayerNorm eps of the authors' encoder; mmpretrain's default (1e-5, used by
 # configs/greenmim_swin_b_pretrain.py) differs by ~3e-5 relative. Match your checkpoint.
 ln_cfg = dict(type='LN', eps=1e-6)
@@ -33,9 +35,7 @@ model = dict(
         drop_path_rate=0.1,
         norm_cfg=ln_cfg,
         stage_cfgs=dict(
-            _delete_=True,
-            block_cfgs=dict(norm_cfg=ln_cfg),
-            downsample_cfg=dict(norm_cfg=ln_cfg)),
+            _delete_=True, block_cfgs=dict(norm_cfg=ln_cfg), downsample_cfg=dict(norm_cfg=ln_cfg)),
         patch_cfg=dict(norm_cfg=ln_cfg),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
 
@@ -43,8 +43,8 @@ model = dict(
 base_lr = 1.25e-3
 batch_size = 2048
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=base_lr * batch_size / 512, betas=(0.9, 0.999),
-                   weight_decay=0.05),
+    optimizer=dict(
+        type='AdamW', lr=base_lr * batch_size / 512, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=5.0),
     constructor='LearningRateDecayOptimWrapperConstructor',
     paramwise_cfg=dict(

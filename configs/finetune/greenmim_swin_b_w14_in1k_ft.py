@@ -11,14 +11,17 @@
 # runs at 224 px, so the converted tables fit as they are.
 _base_ = ['./greenmim_swin_b_in1k_ft.py']
 
-pretrained = 'checkpoints/greenmim_swin-b-w14_backbone_cls.pth'  # tools/model_converters/convert_checkpoint.py
+# written by tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-b-w14_backbone_cls.pth'
 ln_cfg = dict(type='LN', eps=1e-6)
 model = dict(
     backbone=dict(
         window_size=14,
         pad_small_map=False,
         stage_cfgs=[
-            dict(window_size=w, block_cfgs=dict(norm_cfg=ln_cfg),
-                 downsample_cfg=dict(norm_cfg=ln_cfg)) for w in (14, 14, 14, 7)
+            dict(
+                window_size=w,
+                block_cfgs=dict(norm_cfg=ln_cfg),
+                downsample_cfg=dict(norm_cfg=ln_cfg)) for w in (14, 14, 14, 7)
         ],
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))

@@ -11,7 +11,8 @@
 # Windows 14, 14, 14, 7 without padding, as Microsoft's Swin runs at 224 px.
 _base_ = ['./greenmim_swin_b_w14_in1k_ft.py']
 
-pretrained = 'checkpoints/greenmim_swin-l-w14_backbone_cls.pth'  # tools/model_converters/convert_checkpoint.py
+# written by tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-l-w14_backbone_cls.pth'
 model = dict(
     backbone=dict(
         arch='large',
@@ -22,8 +23,7 @@ model = dict(
 base_lr = 1e-3
 batch_size = 2048  # 8 GPUs x 256; auto_scale_lr rescales for other batches
 optim_wrapper = dict(
-    optimizer=dict(lr=base_lr * batch_size / 512),
-    paramwise_cfg=dict(layer_decay_rate=0.8))
+    optimizer=dict(lr=base_lr * batch_size / 512), paramwise_cfg=dict(layer_decay_rate=0.8))
 param_scheduler = [
     dict(
         type='LinearLR',

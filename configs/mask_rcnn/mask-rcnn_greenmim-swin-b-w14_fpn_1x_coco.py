@@ -10,8 +10,9 @@
 # resizes those relative-position tables 13x13 -> 27x27 bicubically (it prints each one).
 _base_ = ['./mask-rcnn_greenmim-swin-b_fpn_1x_coco.py']
 
-pretrained = 'checkpoints/greenmim_swin-b-w14_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
+# the output of tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-b-w14_backbone.pth'
 model = dict(
     backbone=dict(
-        window_size=14,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+        window_size=14, init_cfg=dict(type='Pretrained', checkpoint=pretrained,
+                                      prefix='backbone.')))

@@ -19,7 +19,8 @@ _base_ = [
 
 custom_imports = dict(imports=['greenmim_mm', 'greenmim_mm.det'], allow_failed_imports=False)
 
-pretrained = 'checkpoints/greenmim_swin-b-w7_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
+# the output of tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-b-w7_backbone.pth'
 # The authors' encoder uses LayerNorm eps 1e-6 everywhere (mmpretrain's default is 1e-5, which
 # configs/greenmim_swin_b_pretrain.py keeps; either way the difference is ~3e-5 relative).
 ln_cfg = dict(type='LN', eps=1e-6)
@@ -46,10 +47,8 @@ coco_layout_hint = (
     'annotations/instances_val2017.json, train2017/, val2017/. Link your copy there '
     '(ln -s /path/to/coco data/coco) or point the config at it, e.g. --cfg-options '
     'train_dataloader.dataset.data_root=/path/to/coco/ ...')
-train_dataloader = dict(
-    dataset=dict(type='CheckedCocoDataset', layout_hint=coco_layout_hint))
-val_dataloader = dict(
-    dataset=dict(type='CheckedCocoDataset', layout_hint=coco_layout_hint))
+train_dataloader = dict(dataset=dict(type='CheckedCocoDataset', layout_hint=coco_layout_hint))
+val_dataloader = dict(dataset=dict(type='CheckedCocoDataset', layout_hint=coco_layout_hint))
 test_dataloader = val_dataloader
 # bbox + segm AP through pycocotools: val_evaluator/test_evaluator of the coco_instance base.
 
@@ -58,8 +57,7 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='DetLayerDecayOptimWrapperConstructor',
-    optimizer=dict(
-        _delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(
         layer_decay_rate=0.9,
         norm_decay_mult=0.,
@@ -73,11 +71,5 @@ max_epochs = 12
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[8, 11],
-        gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11], gamma=0.1)
 ]

@@ -9,7 +9,8 @@
 # stage tables are resized to 14 by the converter), LayerNorm eps 1e-6 as in the base config.
 _base_ = ['./mask-rcnn_greenmim-swin-b_fpn_1x_coco.py']
 
-pretrained = 'checkpoints/greenmim_swin-l-w14_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
+# the output of tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_swin-l-w14_backbone.pth'
 model = dict(
     backbone=dict(
         arch='large',  # embed 192, depths 2-2-18-2, heads 6-12-24-48

@@ -1,7 +1,8 @@
 # Mask R-CNN + FPN on a GreenMIM-pretrained Twins-SVT-L, COCO 2017, 12 epochs.
 #
 #   # 1. the backbone checkpoint from our pre-training (configs/greenmim_twins_svt_l_pretrain.py)
-#   python tools/model_converters/convert_checkpoint.py work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \
+#   python tools/model_converters/convert_checkpoint.py \
+#       work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \
 #       checkpoints/greenmim_twins-svt-l_backbone.pth \
 #       --config configs/mask_rcnn/mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco.py
 #   # 2. train (8 GPUs x 2 images) and test
@@ -12,7 +13,8 @@
 # Data: data/coco/annotations/instances_{train,val}2017.json, data/coco/{train,val}2017/.
 _base_ = ['./mask-rcnn_greenmim-swin-b_fpn_1x_coco.py']
 
-pretrained = 'checkpoints/greenmim_twins-svt-l_backbone.pth'  # tools/model_converters/convert_checkpoint.py output
+# the output of tools/model_converters/convert_checkpoint.py
+pretrained = 'checkpoints/greenmim_twins-svt-l_backbone.pth'
 
 model = dict(
     backbone=dict(

@@ -19,11 +19,10 @@ from mmengine.registry import Registry
 _MISSING_TYPE = re.compile(
     r'(?P<type>[\w.]+) is not in the (?:(?P<scope>\w+)::)?(?P<name>\w+) registry')
 
-PACKAGE_IMPORTS = (
-    "custom_imports = dict(imports=['greenmim_mm'], allow_failed_imports=False)  "
-    "# greenmim_mm's models, datasets, transforms and hooks (mmpretrain scope)\n"
-    "custom_imports = dict(imports=['greenmim_mm', 'greenmim_mm.det'], "
-    "allow_failed_imports=False)  # plus its mmdet pieces (e.g. CheckedCocoDataset)")
+PACKAGE_IMPORTS = ("custom_imports = dict(imports=['greenmim_mm'], allow_failed_imports=False)  "
+                   "# greenmim_mm's models, datasets, transforms and hooks (mmpretrain scope)\n"
+                   "custom_imports = dict(imports=['greenmim_mm', 'greenmim_mm.det'], "
+                   "allow_failed_imports=False)  # plus its mmdet pieces (e.g. CheckedCocoDataset)")
 
 
 class UnregisteredTypeError(KeyError):

@@ -162,8 +162,8 @@ def main(argv: Optional[list] = None) -> dict:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     from ..compat import close_distributed
-    from .config_errors import registry_hints
     from .common import build_runner
+    from .config_errors import registry_hints
     with registry_hints(args.config):
         runner = build_runner(cfg)
         if args.out is not None:

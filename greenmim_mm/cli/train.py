@@ -72,8 +72,6 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return args
 
 
-
-
 def enable_amp(cfg: Config, cuda: bool) -> None:
     """Switch the optimizer wrapper to mixed precision.
 
@@ -140,8 +138,7 @@ def set_dataloader_defaults(cfg: Config, args: argparse.Namespace) -> None:
         if cfg.get(field) is None:
             continue
         defaults = ConfigDict(
-            pin_memory=cuda_available(),
-            persistent_workers=cfg[field].get('num_workers', 0) > 0)
+            pin_memory=cuda_available(), persistent_workers=cfg[field].get('num_workers', 0) > 0)
         if cfg.get('default_scope') == 'mmpretrain':
             defaults.collate_fn = dict(type='default_collate')
         defaults.update(cfg[field])
@@ -199,7 +196,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-
 def main(argv: Optional[list] = None) -> None:
     """Parse arguments, build the runner and train.
 
@@ -209,8 +205,8 @@ def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     from ..compat import close_distributed
-    from .config_errors import registry_hints
     from .common import build_runner
+    from .config_errors import registry_hints
     with registry_hints(args.config):  # models and hooks build here, datasets in train()
         runner = build_runner(cfg)
         try:

@@ -1,7 +1,7 @@
 """Workaround: distributed launches (``--launcher pytorch`` or ``slurm``) without CUDA.
 
-Upstream behaviour (mmengine <= 0.10.7) assumes GPUs once a launcher is set: its default backend is NCCL,
-``init_dist`` calls ``torch.cuda.set_device(local_rank)`` before creating the process group
+Upstream behaviour (mmengine <= 0.10.7) assumes GPUs once a launcher is set: its default backend
+is NCCL, ``init_dist`` calls ``torch.cuda.set_device(local_rank)`` before creating the process group
 (for slurm: ``proc_id % torch.cuda.device_count()``, a division by zero without GPUs), and the
 runner wraps the model in DDP with ``device_ids=[local_rank]``, which DDP rejects for CPU
 modules. :func:`setup_cpu_distributed` switches all three to their CPU counterparts, only
@@ -74,8 +74,7 @@ def slurm_to_torch_env(environ: MutableMapping[str, str] = os.environ,
         environ (MutableMapping[str, str]): The environment to fill. Defaults to os.environ.
         scontrol (str): The scontrol executable. Defaults to 'scontrol'.
     """
-    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')
-               if k not in environ]
+    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST') if k not in environ]
     if missing:
         raise RuntimeError(f'--launcher slurm needs the variables srun sets, missing: '
                            f'{", ".join(missing)}. Start the job with srun (see '
@@ -87,7 +86,9 @@ def slurm_to_torch_env(environ: MutableMapping[str, str] = os.environ,
         node_list = environ['SLURM_NODELIST']
         try:
             out = subprocess.run([scontrol, 'show', 'hostname', node_list],
-                                 capture_output=True, text=True, check=True).stdout
+                                 capture_output=True,
+                                 text=True,
+                                 check=True).stdout
         except (OSError, subprocess.CalledProcessError) as err:
             raise RuntimeError(f'could not resolve the first host of SLURM_NODELIST='
                                f'{node_list!r} with scontrol ({err}); set MASTER_ADDR to the '

@@ -39,8 +39,8 @@ class PretrainImageFolder(CustomDataset):
                  layout_hint: Optional[str] = None,
                  **kwargs) -> None:
         self.layout_hint = layout_hint
-        self._given_prefix = data_prefix.get('img_path', '') if isinstance(
-            data_prefix, dict) else data_prefix
+        self._given_prefix = data_prefix.get('img_path', '') if isinstance(data_prefix,
+                                                                           dict) else data_prefix
         kwargs.pop('with_label', None)
         super().__init__(
             data_root=data_root,
@@ -55,9 +55,9 @@ class PretrainImageFolder(CustomDataset):
         lines = [
             f'{type(self).__name__}: {what}.',
             f'  Looked in: {folder}  (data_root={self.data_root!r}, '
-            f'data_prefix={self._given_prefix!r}'
-            + (f', ann_file={self.ann_file!r}' if self.ann_file else '')
-            + f'; relative paths start from {os.getcwd()})',
+            f'data_prefix={self._given_prefix!r}' +
+            (f', ann_file={self.ann_file!r}' if self.ann_file else '') +
+            f'; relative paths start from {os.getcwd()})',
             '  Expected: image files (' + ', '.join(sorted(self.extensions)) + ') anywhere under '
             'that folder, e.g. ImageFolder style <folder>/<class>/<name>.JPEG; labels and folder '
             'names are ignored.',
@@ -73,8 +73,9 @@ class PretrainImageFolder(CustomDataset):
         if self.ann_file:
             if not osp.isfile(self.ann_file):
                 raise self._missing(f'the image list {osp.abspath(self.ann_file)} does not exist')
-            data_list = [{'img_path': osp.join(self.img_prefix, name)}
-                         for name in _list_images(self.ann_file)]
+            data_list = [{
+                'img_path': osp.join(self.img_prefix, name)
+            } for name in _list_images(self.ann_file)]
         elif not osp.isdir(self.img_prefix):
             raise self._missing('the image folder does not exist')
         else:

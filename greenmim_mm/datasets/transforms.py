@@ -166,5 +166,5 @@ class SafeLoadImageFromFile(LoadImageFromFile):
         return results
 
     def __repr__(self) -> str:
-        return super().__repr__().replace(
-            f'{type(self).__name__}(', f"{type(self).__name__}(on_error='{self.on_error}', ", 1)
+        return super().__repr__().replace(f'{type(self).__name__}(',
+                                          f"{type(self).__name__}(on_error='{self.on_error}', ", 1)

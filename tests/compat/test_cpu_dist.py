@@ -13,10 +13,11 @@ from tests.helpers import free_port
 
 def make_cfg(**kwargs) -> Config:
     """A config with mmengine's usual GPU env_cfg."""
-    return Config(dict(
-        env_cfg=dict(mp_cfg=dict(mp_start_method='fork'),
-                     dist_cfg=dict(backend='nccl', timeout=60)),
-        **kwargs))
+    return Config(
+        dict(
+            env_cfg=dict(
+                mp_cfg=dict(mp_start_method='fork'), dist_cfg=dict(backend='nccl', timeout=60)),
+            **kwargs))
 
 
 def test_switches_backend_and_wrapper():
@@ -25,13 +26,16 @@ def test_switches_backend_and_wrapper():
     assert cfg.env_cfg.dist_cfg == dict(backend='gloo', timeout=60)
     assert cfg.env_cfg.mp_cfg == dict(mp_start_method='fork')
     assert cfg.model_wrapper_cfg == dict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=True, device_ids=None)
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=True,
+        device_ids=None)
 
 
 def test_keeps_a_configured_wrapper():
-    cfg = make_cfg(model_wrapper_cfg=dict(type='MMDistributedDataParallel', device_ids=[0],
-                                          find_unused_parameters=True))
+    cfg = make_cfg(
+        model_wrapper_cfg=dict(
+            type='MMDistributedDataParallel', device_ids=[0], find_unused_parameters=True))
     use_cpu_dist_cfg(cfg)
     assert cfg.model_wrapper_cfg.device_ids == [0]
     cfg = make_cfg(model_wrapper_cfg=dict(type='MMDistributedDataParallel'))
@@ -50,8 +54,9 @@ def test_pytorch_launcher_creates_gloo_group(monkeypatch):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
-                           MASTER_PORT=str(port)).items():
+    for key, value in dict(
+            RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(port)).items():
         monkeypatch.setenv(key, value)
     cfg = make_cfg(launcher='pytorch')
     try:
@@ -64,8 +69,12 @@ def test_pytorch_launcher_creates_gloo_group(monkeypatch):
 
 
 def test_slurm_variables_become_torch_env():
-    env = dict(SLURM_PROCID='3', SLURM_NTASKS='8', SLURM_LOCALID='1', SLURM_NODELIST='n[1-2]',
-               MASTER_ADDR='10.0.0.1')
+    env = dict(
+        SLURM_PROCID='3',
+        SLURM_NTASKS='8',
+        SLURM_LOCALID='1',
+        SLURM_NODELIST='n[1-2]',
+        MASTER_ADDR='10.0.0.1')
     slurm_to_torch_env(env)
     assert (env['RANK'], env['WORLD_SIZE'], env['LOCAL_RANK']) == ('3', '8', '1')
     assert (env['MASTER_ADDR'], env['MASTER_PORT']) == ('10.0.0.1', '29500')
@@ -84,8 +93,12 @@ def test_upstream_launcher_still_needs_cuda(monkeypatch):
     """mmengine's own ``init_dist`` fails without CUDA even for gloo; the day it works, this
     fails: delete greenmim_mm/compat/cpu_dist.py."""
     from mmengine.dist import init_dist
-    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
-                           MASTER_PORT=str(free_port())).items():
+    for key, value in dict(
+            RANK='0',
+            LOCAL_RANK='0',
+            WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(key, value)
     try:
         with pytest.raises((RuntimeError, AssertionError)):

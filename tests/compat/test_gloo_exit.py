@@ -15,8 +15,8 @@ def test_close_distributed_destroys_the_group_and_is_idempotent(monkeypatch):
     # The flag it sets would make exit_finished_rank end this pytest process: restore it.
     monkeypatch.setattr(gloo_exit, '_destroyed_a_gloo_group', False)
     close_distributed()  # no group: nothing to do
-    torch_dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{free_port()}', rank=0,
-                                  world_size=1)
+    torch_dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{free_port()}', rank=0, world_size=1)
     assert torch_dist.is_initialized()
     close_distributed()
     assert not torch_dist.is_initialized() and gloo_exit._destroyed_a_gloo_group
@@ -33,7 +33,8 @@ def test_exit_finished_rank_flushes_and_exits_zero(tmp_path):
     # the code after exit_finished_rank must not run. A data loader worker left running
     # would hold the pipe open: subprocess.run would then time out.
     script = tmp_path / 'rank.py'
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent('''
         import logging, sys
         import numpy
         import torch
@@ -58,8 +59,11 @@ def test_exit_finished_rank_flushes_and_exits_zero(tmp_path):
         sys.exit(3)
     ''' % free_port()))
     log = tmp_path / 'rank.log'
-    proc = subprocess.run([sys.executable, str(script), str(log)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(script), str(log)],
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stdout
     assert 'work done' in proc.stdout and 'not reached' not in proc.stdout
     assert log.read_text().strip() == 'logged'
@@ -71,7 +75,8 @@ def test_upstream_gloo_threads_still_outlive_the_group(tmp_path):
     until exit-time destructors tear them down. The day they end with the group, this fails:
     delete greenmim_mm/compat/gloo_exit.py's ``os._exit``."""
     script = tmp_path / 'threads.py'
-    script.write_text(textwrap.dedent('''
+    script.write_text(
+        textwrap.dedent('''
         import gc, os
         import torch
         import torch.distributed as torch_dist
@@ -89,8 +94,11 @@ def test_upstream_gloo_threads_still_outlive_the_group(tmp_path):
         gc.collect()
         print('threads', before, threads())
     ''' % free_port()))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = subprocess.run([sys.executable, str(script)],
+                          capture_output=True,
+                          text=True,
+                          timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     before, after = map(int, proc.stdout.split('threads')[1].split())
     assert after > before, (before, after)

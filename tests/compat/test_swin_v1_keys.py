@@ -51,8 +51,8 @@ def test_v1_checkpoint_loads_strictly_and_matches_swin(version):
     source = swin(out_indices=(0, 1, 2, 3))
     for p in source.parameters():  # weights unlike any fresh initialisation
         p.data.normal_(0, 0.2)
-    reference, ours = swin(out_indices=(0, 1, 2, 3)), swin(GreenMIMSwinTransformer,
-                                                            out_indices=(0, 1, 2, 3))
+    reference, ours = swin(out_indices=(0, 1, 2, 3)), swin(
+        GreenMIMSwinTransformer, out_indices=(0, 1, 2, 3))
     reference.load_state_dict(v1_state_dict(source, version), strict=True)
     ours.load_state_dict(v1_state_dict(source, version), strict=True)
     assert torch.equal(ours.norm3.weight, source.norm3.weight)

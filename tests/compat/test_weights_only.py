@@ -104,8 +104,7 @@ def test_importing_the_package_is_enough(checkpoint):
         ckpt = CheckpointLoader.load_checkpoint({checkpoint!r}, map_location='cpu')
         print(sorted(ckpt))
     ''')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "'message_hub'" in out.stdout and "'state_dict'" in out.stdout
 

@@ -59,7 +59,8 @@ def test_swin_b_mask_rcnn(path):
     backbone = cfg.model.backbone
     assert backbone.type == 'mmpretrain.GreenMIMSwinTransformer'
     assert backbone.init_cfg == dict(
-        type='Pretrained', checkpoint='checkpoints/greenmim_swin-b-w7_backbone.pth',
+        type='Pretrained',
+        checkpoint='checkpoints/greenmim_swin-b-w7_backbone.pth',
         prefix='backbone.')
     assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
     assert cfg.test_dataloader.dataset.type == 'CheckedCocoDataset'
@@ -78,8 +79,7 @@ def test_swin_b_mask_rcnn(path):
     assert drop == pytest.approx(0.3)  # last block gets drop_path_rate
     with torch.no_grad():
         feats = model.backbone(torch.zeros(1, 3, 96, 128))
-    assert [f.shape[1:] for f in feats] == [(128, 24, 32), (256, 12, 16), (512, 6, 8),
-                                            (1024, 3, 4)]
+    assert [f.shape[1:] for f in feats] == [(128, 24, 32), (256, 12, 16), (512, 6, 8), (1024, 3, 4)]
 
     groups = param_groups(cfg, model)
     base_lr, decay = 1e-4, 0.9  # 26 depths: patch embed 0, blocks 1..24, the rest 25
@@ -96,8 +96,8 @@ def test_swin_b_mask_rcnn(path):
                  'roi_head.mask_head.conv_logits.weight'):
         assert scale(name) == pytest.approx(1.0), name
     for name in ('backbone.patch_embed.projection.weight',
-                 'backbone.stages.1.blocks.0.attn.w_msa.qkv.weight',
-                 'neck.fpn_convs.0.conv.weight', 'roi_head.bbox_head.fc_cls.weight'):
+                 'backbone.stages.1.blocks.0.attn.w_msa.qkv.weight', 'neck.fpn_convs.0.conv.weight',
+                 'roi_head.bbox_head.fc_cls.weight'):
         assert groups[name]['weight_decay'] == pytest.approx(0.05), name
     for name in ('backbone.stages.1.blocks.0.attn.w_msa.relative_position_bias_table',
                  'backbone.stages.1.blocks.0.norm1.weight', 'backbone.stages.1.blocks.0.norm1.bias',
@@ -144,8 +144,12 @@ def test_demo_mask_rcnn():
 
     model.eval()
     from mmdet.structures import DetDataSample
-    sample = DetDataSample(metainfo=dict(img_shape=(192, 192), ori_shape=(192, 192),
-                                         scale_factor=(1., 1.), batch_input_shape=(192, 192)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(192, 192),
+            ori_shape=(192, 192),
+            scale_factor=(1., 1.),
+            batch_input_shape=(192, 192)))
     with torch.no_grad():
         results = model(torch.zeros(1, 3, 192, 192), [sample], mode='predict')
     assert 'masks' in results[0].pred_instances
@@ -206,14 +210,26 @@ def test_checked_dataset_passes_on_existing_layout(tmp_path):
     (tmp_path / 'imgs').mkdir()
     coco = dict(
         images=[dict(id=1, file_name='a.jpg', height=32, width=32)],
-        annotations=[dict(id=1, image_id=1, category_id=1, bbox=[1, 1, 10, 10], area=100,
-                          iscrowd=0, segmentation=[[1, 1, 11, 1, 11, 11, 1, 11]])],
+        annotations=[
+            dict(
+                id=1,
+                image_id=1,
+                category_id=1,
+                bbox=[1, 1, 10, 10],
+                area=100,
+                iscrowd=0,
+                segmentation=[[1, 1, 11, 1, 11, 11, 1, 11]])
+        ],
         categories=[dict(id=1, name='circle')])
     (tmp_path / 'annotations' / 'a.json').write_text(json.dumps(coco))
     with DefaultScope.overwrite_default_scope('mmdet'):
         import greenmim_mm.det  # noqa: F401
         dataset = DATASETS.build(
-            dict(type='CheckedCocoDataset', data_root=str(tmp_path), ann_file='annotations/a.json',
-                 data_prefix=dict(img='imgs/'), metainfo=dict(classes=('circle', )),
-                 pipeline=[]))
+            dict(
+                type='CheckedCocoDataset',
+                data_root=str(tmp_path),
+                ann_file='annotations/a.json',
+                data_prefix=dict(img='imgs/'),
+                metainfo=dict(classes=('circle', )),
+                pipeline=[]))
     assert len(dataset) == 1

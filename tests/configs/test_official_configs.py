@@ -16,7 +16,7 @@ from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
 from greenmim_mm.models.utils.ckpt_convert import (convert_official_decoder, convert_official_swin,
-                                       set_window_sizes)
+                                                   set_window_sizes)
 from tests.official_layout import authors_release_shapes, mae_pos_embed
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -89,8 +89,9 @@ def test_pretrain_config_matches_release(path):
     assert ln_eps(model) == {1e-6}  # encoder, output norm and decoder
     assert [s.blocks[0].attn.window_size for s in bb.stages] == windows
     grids = [56, 28, 14, 7]  # 224 px
-    ours = [bb._window_and_shift(block, (g, g)) for s, g in zip(bb.stages, grids)
-            for block in s.blocks]
+    ours = [
+        bb._window_and_shift(block, (g, g)) for s, g in zip(bb.stages, grids) for block in s.blocks
+    ]
     assert ours == authors_windows_and_shifts(windows, depths, grids)
     neck = model.neck
     assert neck.pos_embed_layout == 'mae'

@@ -15,8 +15,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.compat import register_checkpoint_safe_globals
-from tests.helpers import (demo_training_losses, load_tool, weight_decay_of_parameters,
-                           write_images)
+from tests.helpers import demo_training_losses, load_tool, weight_decay_of_parameters, write_images
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
@@ -31,8 +30,7 @@ def build_model(cfg: Config):
         return MODELS.build(copy.deepcopy(cfg.model))
 
 
-def demo_runner_cfg(data_root: str, work_dir: str, workers: bool = False,
-                    **overrides) -> Config:
+def demo_runner_cfg(data_root: str, work_dir: str, workers: bool = False, **overrides) -> Config:
     """The demo config on ``data_root/pretrain`` with test-sized overrides.
 
     ``workers=False`` loads data in the main process; True keeps the config's workers.
@@ -91,8 +89,8 @@ def test_swin_b_recipe():
     assert warmup.convert_to_iter_based and cosine.convert_to_iter_based
     assert cfg.train_cfg == dict(type='EpochBasedTrainLoop', max_epochs=200)
     ckpt = cfg.default_hooks.checkpoint
-    assert (ckpt.type, ckpt.interval, ckpt.max_keep_ckpts, ckpt.save_last) == (
-        'AtomicCheckpointHook', 10, 3, True)
+    assert (ckpt.type, ckpt.interval, ckpt.max_keep_ckpts,
+            ckpt.save_last) == ('AtomicCheckpointHook', 10, 3, True)
     assert cfg.model.backbone.drop_path_rate == 0.0
     steps = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
     rrc = steps['RandomResizedCrop']
@@ -109,8 +107,9 @@ def test_optimizer_groups_skip_decay_on_norms_biases_and_tables():
     model = build_model(cfg)
     decay = weight_decay_of_parameters(cfg, model)
     for name, param in model.named_parameters():
-        no_decay = (name.endswith('.bias') or 'norm' in name or '.ln' in name
-                    or 'mask_token' in name or 'relative_position_bias_table' in name)
+        no_decay = (
+            name.endswith('.bias') or 'norm' in name or '.ln' in name or 'mask_token' in name
+            or 'relative_position_bias_table' in name)
         assert decay[id(param)] == (0.0 if no_decay else 0.05), name
 
 
@@ -157,7 +156,8 @@ def test_train_tool_reports_missing_data(tmp_path):
     train = load_tool('train')
     with pytest.raises(FileNotFoundError, match=r'Looked in: .*data/imagenet/train'):
         train.main([
-            SWIN_B, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+            SWIN_B, '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options',
             f'train_dataloader.dataset.data_root={tmp_path}/data/imagenet',
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False'
         ])
@@ -170,10 +170,11 @@ def test_train_tool_starts_swin_b_training(tmp_path, restore_determinism):
     train = load_tool('train')
     work = tmp_path / 'work'
     train.main([
-        SWIN_B, '--work-dir', str(work), '--cfg-options',
-        f'train_dataloader.dataset.data_root={tmp_path}/imagenet', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1'
+        SWIN_B, '--work-dir',
+        str(work), '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}/imagenet',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
+        'default_hooks.logger.interval=1'
     ])
     assert (work / 'epoch_1.pth').exists()
 
@@ -183,10 +184,11 @@ def test_train_tool_amp_on_cpu(tmp_path, restore_determinism):
     write_images(str(tmp_path / 'demo' / 'pretrain'), 4)
     work = tmp_path / 'work'
     load_tool('train').main([
-        DEMO, '--work-dir', str(work), '--amp', '--cfg-options',
-        f'train_dataloader.dataset.data_root={tmp_path}/demo', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'train_cfg.max_iters=2', 'default_hooks.logger.interval=1'
+        DEMO, '--work-dir',
+        str(work), '--amp', '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}/demo',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_iters=2',
+        'default_hooks.logger.interval=1'
     ])
     dumped = Config.fromfile(str(work / 'greenmim_demo_pretrain.py'))
     if not torch.cuda.is_available():

@@ -19,29 +19,29 @@ from greenmim_mm.engine.hooks.dist_loss_hook import DistLossAverageHook
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # configs/benchmark/ holds mmpretrain's own SimMIM config (the benchmark's baseline) unchanged.
 CONFIGS = sorted(
-    osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                                            recursive=True)
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p and osp.sep + 'benchmark' + osp.sep not in p)
 HOOK_TYPES = dict(
     checkpoint=AtomicCheckpointHook,
     checkpoint_check=CheckpointCompatibilityHook,
     dist_loss_average=DistLossAverageHook)
 
-
 # Every config a user runs; a new one is checked by the parametrized test below on its own.
 KNOWN_CONFIGS = [
-    f'configs/{name}.py' for name in (
-        'greenmim_swin_b_pretrain', 'greenmim_swin_b_w14_pretrain', 'greenmim_swin_l_w14_pretrain',
-        'greenmim_swin_b_official_pretrain', 'greenmim_swin_b_w14_official_pretrain',
-        'greenmim_swin_l_w14_official_pretrain', 'greenmim_twins_pcpvt_b_pretrain',
-        'greenmim_twins_svt_l_pretrain', 'demo/greenmim_demo_pretrain',
-        'demo/greenmim_twins_demo_pretrain', 'demo/mask-rcnn_greenmim_demo',
-        'finetune/greenmim_swin_b_in1k_ft', 'finetune/greenmim_swin_b_w14_in1k_ft',
-        'finetune/greenmim_swin_l_w14_in1k_ft', 'mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco',
-        'mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_ms-3x_coco',
-        'mask_rcnn/mask-rcnn_greenmim-swin-b-w14_fpn_1x_coco',
-        'mask_rcnn/mask-rcnn_greenmim-swin-l-w14_fpn_1x_coco',
-        'mask_rcnn/mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco')
+    f'configs/{name}.py'
+    for name in ('greenmim_swin_b_pretrain', 'greenmim_swin_b_w14_pretrain',
+                 'greenmim_swin_l_w14_pretrain', 'greenmim_swin_b_official_pretrain',
+                 'greenmim_swin_b_w14_official_pretrain', 'greenmim_swin_l_w14_official_pretrain',
+                 'greenmim_twins_pcpvt_b_pretrain', 'greenmim_twins_svt_l_pretrain',
+                 'demo/greenmim_demo_pretrain', 'demo/greenmim_twins_demo_pretrain',
+                 'demo/mask-rcnn_greenmim_demo', 'finetune/greenmim_swin_b_in1k_ft',
+                 'finetune/greenmim_swin_b_w14_in1k_ft', 'finetune/greenmim_swin_l_w14_in1k_ft',
+                 'mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco',
+                 'mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_ms-3x_coco',
+                 'mask_rcnn/mask-rcnn_greenmim-swin-b-w14_fpn_1x_coco',
+                 'mask_rcnn/mask-rcnn_greenmim-swin-l-w14_fpn_1x_coco',
+                 'mask_rcnn/mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco')
 ]
 
 

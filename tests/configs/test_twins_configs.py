@@ -32,12 +32,15 @@ def test_svt_l_is_the_authors_model_and_recipe():
     model = build_model(cfg)
     bb = model.backbone
     assert type(bb).__name__ == 'GreenMIMSVT'
-    assert (bb.embed_dims, bb.depths, bb.num_heads) == ([128, 256, 512, 1024], [2, 2, 18, 2],
-                                                        [4, 8, 16, 32])
+    assert (bb.embed_dims, bb.depths, bb.num_heads) == ([128, 256, 512, 1024], [2, 2, 18,
+                                                                                2], [4, 8, 16, 32])
     assert bb.window_sizes == [7, 7, 7, 7] and bb.sr_ratios == [8, 4, 2, 1]
     assert bb.mask_unit == 32 and model.mask_ratio == 0.75 and not model.per_sample_mask
-    block_norms = {m.eps for n, m in bb.named_modules()
-                   if isinstance(m, torch.nn.LayerNorm) and not n.startswith('patch_embeds')}
+    block_norms = {
+        m.eps
+        for n, m in bb.named_modules()
+        if isinstance(m, torch.nn.LayerNorm) and not n.startswith('patch_embeds')
+    }
     assert block_norms == {1e-6}
     assert bb.stages[0][0].attn.qkv.bias is not None  # qkv bias
     assert type(bb.norm_after_stage3).__name__ == 'LayerNorm'  # the final norm
@@ -50,8 +53,8 @@ def test_svt_l_is_the_authors_model_and_recipe():
     assert opt.lr == pytest.approx(1.5e-4 * 4096 / 256)
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0, 40)
-    assert (cosine.type, cosine.begin, cosine.end, cosine.T_max) == ('CosineAnnealingLR', 40,
-                                                                      100, 60)
+    assert (cosine.type, cosine.begin, cosine.end, cosine.T_max) == ('CosineAnnealingLR', 40, 100,
+                                                                     60)
     assert cfg.train_cfg.max_epochs == 100
 
 
@@ -69,8 +72,9 @@ def test_optimizer_groups_skip_decay_on_norms_biases_and_position_encodings():
     model = build_model(cfg)
     decay = weight_decay_of_parameters(cfg, model)
     for name, param in model.named_parameters():
-        no_decay = (name.endswith('.bias') or 'norm' in name or '.ln' in name
-                    or 'mask_token' in name or 'position_encodings' in name)
+        no_decay = (
+            name.endswith('.bias') or 'norm' in name or '.ln' in name or 'mask_token' in name
+            or 'position_encodings' in name)
         assert decay[id(param)] == (0.0 if no_decay else 0.05), name
 
 
@@ -87,7 +91,8 @@ def test_demo_loss_falls(tmp_path, restore_determinism):
 
 def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     """The detector's backbone is the dense SVT-L with FPN on 4 stages, and a converted
-    pretraining checkpoint (tools/model_converters/convert_checkpoint.py) loads into it without missing keys."""
+    pretraining checkpoint (tools/model_converters/convert_checkpoint.py) loads into it
+    without missing keys."""
     pytest.importorskip('mmdet')
     from mmdet.registry import MODELS as DET_MODELS
     from mmdet.utils import register_all_modules

@@ -23,8 +23,13 @@ def run(*args, cwd=REPO, timeout=900, check=True) -> str:
     # slow down several fold.
     env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
     env.setdefault('OMP_NUM_THREADS', '1')
-    proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, timeout=timeout,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run([sys.executable, *map(str, args)],
+                          cwd=cwd,
+                          env=env,
+                          timeout=timeout,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True)
     if check and proc.returncode != 0:
         pytest.fail(f'{args} exited with {proc.returncode}:\n{proc.stdout[-4000:]}')
     return proc.stdout
@@ -38,7 +43,8 @@ def write_config(path, base, body):
 @pytest.mark.slow
 def test_pretrain_convert_finetune_test(tmp_path):
     data = tmp_path / 'demo'
-    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
+    run(
+        osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
         '--num-train', 6, '--num-val', 4, '--num-pretrain', 0)
     work = tmp_path / 'work'
 
@@ -55,8 +61,9 @@ custom_hooks = []
     assert pretrained.endswith('iter_2.pth')
 
     backbone = work / 'backbone.pth'
-    log = run(osp.join(REPO, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone, '--config',
-              DET_CFG)
+    log = run(
+        osp.join(REPO, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone,
+        '--config', DET_CFG)
     assert 'missing keys: none' in log and 'unexpected keys: none' in log
 
     det_cfg = write_config(
@@ -73,14 +80,15 @@ train_cfg = dict(max_iters=10, val_interval=10)
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))
 ''')
-    log = run(osp.join(REPO, 'tools/train.py'), det_cfg, '--work-dir', work / 'det',
-              '--no-validate')
+    log = run(
+        osp.join(REPO, 'tools/train.py'), det_cfg, '--work-dir', work / 'det', '--no-validate')
     assert f'load backbone. in model from: {backbone}' in log
     ckpt = work / 'det' / 'iter_10.pth'
     assert ckpt.exists()
 
-    log = run(osp.join(REPO, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det',
-              '--show-dir', 'vis')
+    log = run(
+        osp.join(REPO, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det', '--show-dir',
+        'vis')
     assert 'Average Precision' in log  # pycocotools' tables
     metrics = dict(re.findall(r'coco/(\w+): (-?[0-9.]+)', log))
     for name in ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50'):
@@ -94,8 +102,14 @@ def test_test_without_coco_names_the_layout(tmp_path):
     # From an empty working directory, data/coco does not exist; the error comes before the
     # checkpoint (which does not exist either) is read.
     config = osp.join(REPO, 'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py')
-    log = run(osp.join(REPO, 'tools/test.py'), config, 'missing.pth', '--work-dir', tmp_path,
-              cwd=tmp_path, check=False)
+    log = run(
+        osp.join(REPO, 'tools/test.py'),
+        config,
+        'missing.pth',
+        '--work-dir',
+        tmp_path,
+        cwd=tmp_path,
+        check=False)
     assert 'FileNotFoundError' in log
     assert 'missing annotation file data/coco/annotations/instances_val2017.json' in log
     assert 'Expected COCO 2017 under data/coco/' in log

@@ -38,8 +38,12 @@ def run(*args, cwd, check=True, timeout=600) -> str:
     installed package), one thread per process; return stdout and stderr merged."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
     env.pop('PYTHONPATH', None)
-    proc = subprocess.run([sys.executable, *map(str, args)], cwd=str(cwd), env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.run([sys.executable, *map(str, args)],
+                          cwd=str(cwd),
+                          env=env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
                           timeout=timeout)
     if check and proc.returncode != 0:
         pytest.fail(f'{args} exited with {proc.returncode}:\n{proc.stdout[-5000:]}')
@@ -59,8 +63,20 @@ def assert_our_hooks(log: str, dumped_config: str) -> None:
 @pytest.fixture(scope='module')
 def data(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('upstream') / 'demo'
-    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', root, '--seed', '2',
-        '--num-train', 4, '--num-val', 2, '--num-pretrain', 8, '--size', 96, cwd=REPO)
+    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'),
+        '--out',
+        root,
+        '--seed',
+        '2',
+        '--num-train',
+        4,
+        '--num-val',
+        2,
+        '--num-pretrain',
+        8,
+        '--size',
+        96,
+        cwd=REPO)
     return str(root)
 
 
@@ -79,8 +95,15 @@ custom_hooks = []
     assert (work / 'iter_2.pth').exists()
     assert_our_hooks(log, str(work / 'pretrain.py'))
 
-    log = run(train, config, '--work-dir', work, '--resume', '--cfg-options',
-              'train_cfg.max_iters=3', cwd=tmp_path)
+    log = run(
+        train,
+        config,
+        '--work-dir',
+        work,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_iters=3',
+        cwd=tmp_path)
     assert 'resumed epoch: 0, iter: 2' in log
     assert (work / 'iter_3.pth').exists()
 
@@ -107,8 +130,15 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
     # max_keep_ckpts=1: the outdated checkpoint goes once the new one is complete
     assert sorted(p.name for p in work.glob('*.pth')) == ['iter_2.pth']
 
-    log = run(train, config, '--work-dir', work, '--resume', '--cfg-options',
-              'train_cfg.max_iters=3', cwd=tmp_path)
+    log = run(
+        train,
+        config,
+        '--work-dir',
+        work,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_iters=3',
+        cwd=tmp_path)
     assert 'resumed epoch: 0, iter: 2' in log
     checkpoint = work / 'iter_3.pth'
     assert checkpoint.exists()
@@ -121,8 +151,7 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
     # The checkpoint check runs under mmdet's tool too: a pretraining checkpoint is refused.
     other = tmp_path / 'other_arch.pth'
     import torch
-    torch.save(dict(state_dict={'backbone.patch_embed.projection.weight': torch.zeros(1)}),
-               other)
+    torch.save(dict(state_dict={'backbone.patch_embed.projection.weight': torch.zeros(1)}), other)
     log = run(test, config, other, '--work-dir', work, cwd=tmp_path, check=False)
     assert 'CheckpointMismatchError' in log and 'does not fit the model' in log
 

@@ -9,12 +9,11 @@ from tests.helpers import load_tool
 
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory) -> str:
-    """``tools/dataset_converters/make_demo_data.py`` output at 64 px: 12 pre-training images, 2 train + 1 val
-    annotated ones."""
+    """``tools/dataset_converters/make_demo_data.py`` output at 64 px: 12 pre-training images,
+    2 train + 1 val annotated ones."""
     root = str(tmp_path_factory.mktemp('reliability') / 'demo')
     load_tool('make_demo_data').main([
-        '--out', root, '--num-train', '2', '--num-val', '1', '--num-pretrain', '10', '--size',
-        '64'
+        '--out', root, '--num-train', '2', '--num-val', '1', '--num-pretrain', '10', '--size', '64'
     ])
     return root
 

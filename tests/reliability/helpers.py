@@ -64,20 +64,35 @@ def write_tiny_pretrain_config(path: str,
         str: ``path``.
     """
     text = TINY_PRETRAIN.format(
-        base=DEMO_PRETRAIN, pipeline=pipeline, batch_size=batch_size,
-        num_workers=num_workers, persistent=num_workers > 0, data_root=data_root,
-        max_iters=max_iters, ckpt_interval=ckpt_interval, max_keep=max_keep)
+        base=DEMO_PRETRAIN,
+        pipeline=pipeline,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        persistent=num_workers > 0,
+        data_root=data_root,
+        max_iters=max_iters,
+        ckpt_interval=ckpt_interval,
+        max_keep=max_keep)
     with open(path, 'w') as f:
         f.write(text + extra)
     return path
 
 
-def run_tool(args: List[str], cwd: str, timeout: int = 300, check: bool = True,
+def run_tool(args: List[str],
+             cwd: str,
+             timeout: int = 300,
+             check: bool = True,
              **env: str) -> subprocess.CompletedProcess:
     """Run a command with stdout and stderr merged, ``OMP_NUM_THREADS=1`` and extra env."""
     full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env)
-    proc = subprocess.run(args, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout)
     if check:
         assert proc.returncode == 0, proc.stdout[-5000:]
     return proc

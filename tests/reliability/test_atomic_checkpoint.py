@@ -18,9 +18,9 @@ from mmengine.fileio import LocalBackend
 from mmengine.runner import Runner
 
 import greenmim_mm.engine.hooks.atomic_checkpoint as atomic
-from greenmim_mm.engine.hooks.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
-                                                  remove_stale_tmp_files)
 from greenmim_mm.compat import checkpoint_order, register_checkpoint_safe_globals
+from greenmim_mm.engine.hooks.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
+                                                        remove_stale_tmp_files)
 from tests.helpers import load_tool
 from tests.reliability.helpers import state_dict_of, write_tiny_pretrain_config
 
@@ -93,8 +93,8 @@ def test_kill_while_saving_keeps_the_previous_checkpoint(demo_data, tmp_path, mo
                                                          unique_name):
     """max_keep_ckpts=1, a kill while iter_2.pth is written: iter_1.pth survives and
     ``--resume`` continues from it."""
-    config = write_tiny_pretrain_config(str(tmp_path / 'tiny.py'), demo_data, max_iters=2,
-                                        ckpt_interval=1, max_keep=1)
+    config = write_tiny_pretrain_config(
+        str(tmp_path / 'tiny.py'), demo_data, max_iters=2, ckpt_interval=1, max_keep=1)
     work_dir = str(tmp_path / 'work')
     replace = os.replace
 
@@ -109,8 +109,7 @@ def test_kill_while_saving_keeps_the_previous_checkpoint(demo_data, tmp_path, mo
     monkeypatch.undo()
 
     assert sorted(f for f in os.listdir(work_dir) if f.endswith('.pth')) == ['iter_1.pth']
-    assert open(osp.join(work_dir, 'last_checkpoint')).read() == osp.join(work_dir,
-                                                                          'iter_1.pth')
+    assert open(osp.join(work_dir, 'last_checkpoint')).read() == osp.join(work_dir, 'iter_1.pth')
     register_checkpoint_safe_globals()
     assert state_dict_of(osp.join(work_dir, 'iter_1.pth'))  # loadable
 
@@ -128,8 +127,8 @@ def test_mmengine_checkpoint_hook_alone_loses_everything(demo_data, tmp_path, mo
 
     Also the check on ``greenmim_mm.compat.checkpoint_order.NEEDED``: the day mmengine saves
     before it deletes, this test fails and the workaround can go."""
-    config = write_tiny_pretrain_config(str(tmp_path / 'tiny.py'), demo_data, max_iters=2,
-                                        ckpt_interval=1, max_keep=1)
+    config = write_tiny_pretrain_config(
+        str(tmp_path / 'tiny.py'), demo_data, max_iters=2, ckpt_interval=1, max_keep=1)
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = unique_name

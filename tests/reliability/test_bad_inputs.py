@@ -35,9 +35,9 @@ from mmengine.registry import DefaultScope
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 import greenmim_mm.datasets.transforms as transforms
+from greenmim_mm.cli.config_errors import UnregisteredTypeError
 from greenmim_mm.datasets.transforms import ImageLoadError, SafeLoadImageFromFile
 from greenmim_mm.engine.hooks.checkpoint_check import CheckpointMismatchError
-from greenmim_mm.cli.config_errors import UnregisteredTypeError
 from tests.helpers import load_tool
 from tests.reliability.helpers import DEMO_DET, DEMO_PRETRAIN, write_tiny_pretrain_config
 
@@ -60,8 +60,9 @@ class Ctx(NamedTuple):
         options = [a for a in argv if '=' in a and not a.startswith('--')]
         flags = [a for a in argv if a not in options]
         load_tool('train').main([
-            config, '--work-dir', str(self.tmp_path / 'work'), *flags, '--cfg-options',
-            f'experiment_name={self.name}', *options
+            config, '--work-dir',
+            str(self.tmp_path / 'work'), *flags, '--cfg-options', f'experiment_name={self.name}',
+            *options
         ])
 
     def image_folder(self, files: dict, on_error: str = 'raise'):
@@ -73,22 +74,29 @@ class Ctx(NamedTuple):
             (folder / name).write_bytes(data)
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             return DATASETS.build(
-                dict(type='PretrainImageFolder', data_root=str(self.tmp_path),
-                     data_prefix='images',
-                     pipeline=[dict(type='SafeLoadImageFromFile', on_error=on_error)]))
+                dict(
+                    type='PretrainImageFolder',
+                    data_root=str(self.tmp_path),
+                    data_prefix='images',
+                    pipeline=[dict(type='SafeLoadImageFromFile', on_error=on_error)]))
 
     def coco(self, ann_text: str, pipeline=()):
         """A CheckedCocoDataset on ``ann_text`` as its annotation file (images in imgs/)."""
-        import greenmim_mm.det  # noqa: F401
         from mmdet.registry import DATASETS
+
+        import greenmim_mm.det  # noqa: F401
         (self.tmp_path / 'annotations').mkdir(exist_ok=True)
         (self.tmp_path / 'imgs').mkdir(exist_ok=True)
         (self.tmp_path / 'annotations' / 'instances.json').write_text(ann_text)
         with DefaultScope.overwrite_default_scope('mmdet'):
             return DATASETS.build(
-                dict(type='CheckedCocoDataset', data_root=str(self.tmp_path),
-                     ann_file='annotations/instances.json', data_prefix=dict(img='imgs/'),
-                     metainfo=dict(classes=('circle', )), pipeline=list(pipeline)))
+                dict(
+                    type='CheckedCocoDataset',
+                    data_root=str(self.tmp_path),
+                    ann_file='annotations/instances.json',
+                    data_prefix=dict(img='imgs/'),
+                    metainfo=dict(classes=('circle', )),
+                    pipeline=list(pipeline)))
 
 
 def demo_jpeg(ctx: Ctx) -> bytes:
@@ -96,11 +104,20 @@ def demo_jpeg(ctx: Ctx) -> bytes:
         return f.read()
 
 
-COCO_ONE_IMAGE = json.dumps(dict(
-    images=[dict(id=1, file_name='a.jpg', height=64, width=64)],
-    annotations=[dict(id=1, image_id=1, category_id=1, bbox=[1, 1, 10, 10], area=100,
-                      iscrowd=0, segmentation=[[1, 1, 11, 1, 11, 11, 1, 11]])],
-    categories=[dict(id=1, name='circle')]))
+COCO_ONE_IMAGE = json.dumps(
+    dict(
+        images=[dict(id=1, file_name='a.jpg', height=64, width=64)],
+        annotations=[
+            dict(
+                id=1,
+                image_id=1,
+                category_id=1,
+                bbox=[1, 1, 10, 10],
+                area=100,
+                iscrowd=0,
+                segmentation=[[1, 1, 11, 1, 11, 11, 1, 11]])
+        ],
+        categories=[dict(id=1, name='circle')]))
 
 
 def other_arch_pretrain_checkpoint(ctx: Ctx) -> str:
@@ -131,10 +148,10 @@ def run_test_tool_on_demo_mask_rcnn(ctx: Ctx, checkpoint: str, *options: str) ->
     """tools/test.py on the demo Mask R-CNN config and the tiny demo COCO data."""
     root = ctx.demo_data + '/'
     load_tool('test').main([
-        DEMO_DET, checkpoint, '--work-dir', str(ctx.tmp_path / 'work'), '--cfg-options',
-        f'experiment_name={ctx.name}', 'model.backbone.init_cfg=None',
-        f'test_dataloader.dataset.data_root={root}', 'test_dataloader.num_workers=0',
-        'test_dataloader.persistent_workers=False',
+        DEMO_DET, checkpoint, '--work-dir',
+        str(ctx.tmp_path / 'work'), '--cfg-options', f'experiment_name={ctx.name}',
+        'model.backbone.init_cfg=None', f'test_dataloader.dataset.data_root={root}',
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
         f'test_evaluator.ann_file={root}annotations/instances_val.json', *options
     ])
 
@@ -142,6 +159,7 @@ def run_test_tool_on_demo_mask_rcnn(ctx: Ctx, checkpoint: str, *options: str) ->
 def other_num_classes_detector_checkpoint(ctx: Ctx) -> str:
     """The demo Mask R-CNN's weights with 80-class heads (as a COCO-trained checkpoint)."""
     from mmdet.registry import MODELS
+
     import greenmim_mm.det  # noqa: F401
     cfg = Config.fromfile(DEMO_DET)
     cfg.model.backbone.init_cfg = None
@@ -181,21 +199,20 @@ ROWS: List[Row] = [
     # --- COCO annotations
     Row('COCO annotation file refers to a missing image',
         lambda c: c.coco(COCO_ONE_IMAGE, [dict(type='mmpretrain.SafeLoadImageFromFile')])[0],
-        ImageLoadError, (r'imgs/a\.jpg does not exist', 'data_root / data_prefix',
-                         "on_error='skip'")),
+        ImageLoadError,
+        (r'imgs/a\.jpg does not exist', 'data_root / data_prefix', "on_error='skip'")),
     # --- image files (the dataset with SafeLoadImageFromFile, on_error='raise')
     Row('corrupt image file', lambda c: c.image_folder({'bad.jpg': b'\x00garbage' * 50})[0],
-        ImageLoadError, (r'images/bad\.jpg could not be decoded', 'Replace or delete',
-                         "on_error='skip'")),
+        ImageLoadError,
+        (r'images/bad\.jpg could not be decoded', 'Replace or delete', "on_error='skip'")),
     Row('truncated JPEG', lambda c: c.image_folder({'cut.jpg': demo_jpeg(c)[:-500]})[0],
-        ImageLoadError, (r'images/cut\.jpg is truncated', 'end-of-image marker',
-                         'Replace or delete')),
+        ImageLoadError,
+        (r'images/cut\.jpg is truncated', 'end-of-image marker', 'Replace or delete')),
     Row('empty image file', lambda c: c.image_folder({'empty.png': b''})[0], ImageLoadError,
         (r'images/empty\.png is empty', 'Replace or delete')),
     # --- checkpoints of another architecture
     Row('--resume from another architecture',
-        lambda c: c.train('--resume', other_arch_pretrain_checkpoint(c)),
-        CheckpointMismatchError,
+        lambda c: c.train('--resume', other_arch_pretrain_checkpoint(c)), CheckpointMismatchError,
         (r'other_arch\.pth does not fit the model',
          r'backbone\.patch_embed\.projection\.weight: \(32, 3, 4, 4\) vs \(48, 3, 4, 4\)',
          'different architecture', 'resume with that config')),
@@ -232,8 +249,8 @@ def test_bad_input_gets_one_clear_error(row, demo_data, tmp_path, unique_name):
 
 # Rows that need a change in another owner's file (see the reliability report).
 PENDING = [
-    Row('COCO annotation file that is not JSON', lambda c: c.coco('this is not json'),
-        ValueError, (r'annotations/instances\.json', 'not valid JSON', 'COCO')),
+    Row('COCO annotation file that is not JSON', lambda c: c.coco('this is not json'), ValueError,
+        (r'annotations/instances\.json', 'not valid JSON', 'COCO')),
     Row('COCO annotation file that is JSON but not COCO', lambda c: c.coco('["a.jpg 0"]'),
         ValueError, (r'annotations/instances\.json', 'COCO')),
 ]
@@ -252,7 +269,10 @@ def test_skip_logs_the_file_and_serves_another_sample(demo_data, tmp_path, uniqu
     ctx = Ctx(tmp_path, demo_data, unique_name)
     logged = []
     monkeypatch.setattr(transforms, 'print_log', lambda msg, **kw: logged.append(msg))
-    dataset = ctx.image_folder({'a_bad.jpg': b'not an image', 'b_good.jpg': demo_jpeg(ctx)},
+    dataset = ctx.image_folder({
+        'a_bad.jpg': b'not an image',
+        'b_good.jpg': demo_jpeg(ctx)
+    },
                                on_error='skip')
     assert osp.basename(dataset.get_data_info(0)['img_path']) == 'a_bad.jpg'
     sample = dataset[0]  # BaseDataset refetches a random other index
@@ -262,18 +282,20 @@ def test_skip_logs_the_file_and_serves_another_sample(demo_data, tmp_path, uniqu
 
 
 def test_skip_with_only_bad_files_stops_instead_of_looping(tmp_path, demo_data, unique_name,
-                                                          monkeypatch):
+                                                           monkeypatch):
     monkeypatch.setattr(transforms, 'print_log', lambda msg, **kw: None)
-    dataset = Ctx(tmp_path, demo_data, unique_name).image_folder(
-        {'x.jpg': b'', 'y.jpg': b'junk'}, on_error='skip')
+    dataset = Ctx(tmp_path, demo_data, unique_name).image_folder({
+        'x.jpg': b'',
+        'y.jpg': b'junk'
+    },
+                                                                 on_error='skip')
     start = time.time()
     with pytest.raises(Exception, match='Cannot find valid image after 1000'):
         dataset[0]  # mmengine's BaseDataset gives up after max_refetch draws
     assert time.time() - start < 30
 
 
-def test_train_skips_a_corrupt_image_and_says_which(demo_data, tmp_path, unique_name,
-                                                    monkeypatch):
+def test_train_skips_a_corrupt_image_and_says_which(demo_data, tmp_path, unique_name, monkeypatch):
     """tools/train.py with on_error='skip': the run finishes, the bad file is named."""
     import shutil
     data = tmp_path / 'data'
@@ -283,8 +305,10 @@ def test_train_skips_a_corrupt_image_and_says_which(demo_data, tmp_path, unique_
     monkeypatch.setattr(transforms, 'print_log', lambda msg, **kw: logged.append(msg))
     skip = "dict(type='SafeLoadImageFromFile', on_error='skip')"
     Ctx(tmp_path, demo_data, unique_name).train(
-        'train_cfg.max_iters=7', 'train_dataloader.batch_size=2',  # 14 draws of 13 files
-        pipeline=resize_pipeline(224, load=skip), data_root=str(data))
+        'train_cfg.max_iters=7',
+        'train_dataloader.batch_size=2',  # 14 draws of 13 files
+        pipeline=resize_pipeline(224, load=skip),
+        data_root=str(data))
     assert (tmp_path / 'work' / 'iter_7.pth').exists()
     assert any('broken.jpg' in m and 'is truncated' in m for m in logged), logged
 
@@ -298,8 +322,10 @@ def test_raise_crosses_the_worker_boundary(demo_data, tmp_path, unique_name):
     (data / 'pretrain' / 'zero.jpg').write_bytes(b'')
     with pytest.raises(ImageLoadError, match=r'zero\.jpg is empty'):
         Ctx(tmp_path, demo_data, unique_name).train(
-            'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False',
-            pipeline=resize_pipeline(224), data_root=str(data))
+            'train_dataloader.num_workers=1',
+            'train_dataloader.persistent_workers=False',
+            pipeline=resize_pipeline(224),
+            data_root=str(data))
 
 
 # --------------------------------------------------------------------- the transform itself

@@ -25,15 +25,21 @@ PER_RANK_BATCH = 2
 @pytest.mark.slow
 def test_two_processes_match_one_with_the_double_batch(demo_data, tmp_path):
     config = write_tiny_pretrain_config(
-        str(tmp_path / 'tiny.py'), demo_data, batch_size=2 * PER_RANK_BATCH, max_iters=ITERS,
+        str(tmp_path / 'tiny.py'),
+        demo_data,
+        batch_size=2 * PER_RANK_BATCH,
+        max_iters=ITERS,
         ckpt_interval=ITERS)
     single, dist = str(tmp_path / 'single'), str(tmp_path / 'dist')
-    run_tool([sys.executable, osp.join(TOOLS_DIR, 'train.py'), config, '--work-dir', single],
+    run_tool([sys.executable,
+              osp.join(TOOLS_DIR, 'train.py'), config, '--work-dir', single],
              cwd=str(tmp_path))
     proc = run_tool([
         osp.join(TOOLS_DIR, 'dist_train.sh'), config, '2', '--work-dir', dist, '--cfg-options',
         f'train_dataloader.batch_size={PER_RANK_BATCH}'
-    ], cwd=str(tmp_path), PORT=str(free_port()))
+    ],
+                    cwd=str(tmp_path),
+                    PORT=str(free_port()))
     assert 'Distributed training: True' in proc.stdout
     assert "dist_cfg: {'backend': 'gloo'}" in proc.stdout
 
@@ -63,7 +69,9 @@ def test_mask_rcnn_fine_tuning_runs_on_two_processes(demo_data, tmp_path):
         f'train_dataloader.dataset.data_root={data_root}', 'train_dataloader.batch_size=1',
         'train_dataloader.num_workers=0', 'train_cfg.max_iters=2',
         'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
-    ], cwd=str(tmp_path), PORT=str(free_port()))
+    ],
+             cwd=str(tmp_path),
+             PORT=str(free_port()))
     assert osp.exists(osp.join(work_dir, 'iter_2.pth'))
     scalars = logged_scalars(work_dir)
     assert len(scalars) == 2
@@ -75,8 +83,8 @@ def _rank_worker(rank: int, world_size: int, port: int, fn, queue) -> None:
     """One forked rank: join a gloo group, run ``fn(rank)``, send back its result."""
     torch.set_num_threads(1)  # as DataLoader workers do after a fork
     import torch.distributed as dist
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                            world_size=world_size)
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world_size)
     try:
         queue.put((rank, fn(rank)))
     except BaseException as err:  # report instead of leaving the parent waiting

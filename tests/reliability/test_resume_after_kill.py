@@ -39,8 +39,9 @@ def start_and_kill_after_first_checkpoint(cmd: list, work_dir: str, cwd: str) ->
     """
     env = dict(os.environ, OMP_NUM_THREADS='1')
     with open(osp.join(cwd, 'killed_run.log'), 'w') as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own group: workers die too
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own group: workers die too
         marker = osp.join(work_dir, 'last_checkpoint')
         deadline = time.time() + 240
         try:
@@ -56,8 +57,14 @@ def start_and_kill_after_first_checkpoint(cmd: list, work_dir: str, cwd: str) ->
 @pytest.mark.slow
 def test_resume_after_sigkill_equals_uninterrupted_run(demo_data, tmp_path):
     config = write_tiny_pretrain_config(
-        str(tmp_path / 'tiny.py'), demo_data, pipeline=RANDOM_PIPELINE, batch_size=2,
-        max_iters=ITERS, ckpt_interval=CKPT_INTERVAL, max_keep=2, num_workers=1)
+        str(tmp_path / 'tiny.py'),
+        demo_data,
+        pipeline=RANDOM_PIPELINE,
+        batch_size=2,
+        max_iters=ITERS,
+        ckpt_interval=CKPT_INTERVAL,
+        max_keep=2,
+        num_workers=1)
     cwd = str(tmp_path)
     straight, killed = str(tmp_path / 'straight'), str(tmp_path / 'killed')
 

@@ -20,10 +20,12 @@ from mmpretrain.models import SwinTransformer
 from mmpretrain.models.utils.attention import WindowMSA
 
 from greenmim_mm.models.backbones import GreenMIMSwinTransformer
-from greenmim_mm.models.utils.ckpt_convert import (add_output_norms, convert_official_swin, detect_format,
-                                       infer_swin_arch, merge_mmcv_to_swin, merge_swin_to_mmcv,
-                                       relative_position_index, resize_relative_position_table,
-                                       set_window_sizes, unwrap_state_dict)
+from greenmim_mm.models.utils.ckpt_convert import (add_output_norms, convert_official_swin,
+                                                   detect_format, infer_swin_arch,
+                                                   merge_mmcv_to_swin, merge_swin_to_mmcv,
+                                                   relative_position_index,
+                                                   resize_relative_position_table, set_window_sizes,
+                                                   unwrap_state_dict)
 from tests.helpers import load_tool, randomize_weights
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -170,8 +172,7 @@ class RefPatchEmbed(nn.Module):
 class RefSwin(nn.Module):
     """Dense Swin in the original layout; returns the normed last stage (B, C, H, W)."""
 
-    def __init__(self, img=224, patch=4, dim=16, depths=(2, 2, 2, 2), heads=(1, 2, 2, 4),
-                 ws=7):
+    def __init__(self, img=224, patch=4, dim=16, depths=(2, 2, 2, 2), heads=(1, 2, 2, 4), ws=7):
         super().__init__()
         self.patch_embed = RefPatchEmbed(dim, patch)
         res = img // patch
@@ -204,8 +205,11 @@ def authors_checkpoint(ref: RefSwin) -> dict:
     model['decoder_blocks.0.attn.qkv.weight'] = torch.zeros(24, 8)
     model['decoder_norm.weight'] = torch.ones(8)
     model['decoder_pred.weight'] = torch.zeros(3072, 8)
-    return dict(model=model, optimizer=dict(state={}, param_groups=[]), epoch=199,
-                args=argparse.Namespace(model='green_mim_swin_base_patch4_dec512b1', lr=1e-4))
+    return dict(
+        model=model,
+        optimizer=dict(state={}, param_groups=[]),
+        epoch=199,
+        args=argparse.Namespace(model='green_mim_swin_base_patch4_dec512b1', lr=1e-4))
 
 
 def mm_swin(cls, windows, out_indices=(3, ), pad_small_map=False, **kwargs):
@@ -264,8 +268,8 @@ def test_resize_table():
     resized = resize_relative_position_table(table, 14)
     assert resized.shape == (27 * 27, 3)
     constant = torch.full((13 * 13, 2), 0.5)
-    torch.testing.assert_close(resize_relative_position_table(constant, 14),
-                               torch.full((27 * 27, 2), 0.5))
+    torch.testing.assert_close(
+        resize_relative_position_table(constant, 14), torch.full((27 * 27, 2), 0.5))
     # down and up again keeps a smooth table close
     smooth = torch.linspace(0, 1, 27).repeat(27).view(27 * 27, 1)
     back = resize_relative_position_table(resize_relative_position_table(smooth, 7), 14)
@@ -325,8 +329,8 @@ def test_official_conversion_is_exact(tmp_path, capsys, cls, ws):
 
     windows = [ws, ws, ws, 7]
     model = mm_swin(
-        cls, windows,
-        init_cfg=dict(type='Pretrained', checkpoint=str(dst), prefix='backbone.')).double()
+        cls, windows, init_cfg=dict(type='Pretrained', checkpoint=str(dst),
+                                    prefix='backbone.')).double()
     model.init_weights()  # mmengine's prefix loader, as mmdet/mmpretrain configs load it
     model.eval()
 
@@ -358,7 +362,9 @@ def test_official_to_detector_window(tmp_path, capsys):
     state = torch.load(dst, weights_only=True)['state_dict']
     model = SwinTransformer(
         arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4]),
-        window_size=14, out_indices=(0, 1, 2, 3), pad_small_map=True)
+        window_size=14,
+        out_indices=(0, 1, 2, 3),
+        pad_small_map=True)
     result = model.load_state_dict({k[len('backbone.'):]: v for k, v in state.items()})
     assert not result.missing_keys and not result.unexpected_keys
     key = 'backbone.stages.{}.blocks.1.attn.w_msa.relative_position_bias_table'
@@ -421,10 +427,10 @@ def greenmim_checkpoint(path):
 @pytest.mark.parametrize('backbone_type',
                          ['mmpretrain.SwinTransformer', 'mmpretrain.GreenMIMSwinTransformer'])
 def test_greenmim_mm_into_mask_rcnn(tmp_path, capsys, backbone_type):
+    from mmdet.registry import MODELS as DET_MODELS
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
-    from mmdet.registry import MODELS as DET_MODELS
 
     src, dst = tmp_path / 'pretrain.pth', tmp_path / 'backbone.pth'
     pretrained = greenmim_checkpoint(src)

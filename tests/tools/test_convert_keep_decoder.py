@@ -1,4 +1,5 @@
-"""``tools/model_converters/convert_checkpoint.py --keep-decoder``: an authors' checkpoint -> a full GreenMIM.
+"""``tools/model_converters/convert_checkpoint.py --keep-decoder``: an authors' checkpoint -> a
+full GreenMIM.
 
 The authors' checkpoints are built from our own tiny GreenMIM, written key by key in their
 layout (``tests/official_layout.py``). The converted file must load with ``strict=True`` and
@@ -17,8 +18,8 @@ import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.necks import mae_sincos_pos_embed_2d, sincos_pos_embed_2d
 from greenmim_mm.models.utils.ckpt_convert import convert_official_decoder, detect_pos_embed_layout
 from tests.helpers import randomize_weights
-from tests.official_layout import (authors_decoder_reference, authors_state_dict,
-                                   mae_pos_embed, wrap_release)
+from tests.official_layout import (authors_decoder_reference, authors_state_dict, mae_pos_embed,
+                                   wrap_release)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LN = dict(type='LN', eps=1e-6)
@@ -41,8 +42,8 @@ def tiny_model_cfg(windows, pos_embed_layout='mae') -> dict:
             out_indices=(3, ),
             norm_cfg=LN,
             stage_cfgs=[
-                dict(window_size=w, block_cfgs=dict(norm_cfg=LN),
-                     downsample_cfg=dict(norm_cfg=LN)) for w in windows
+                dict(window_size=w, block_cfgs=dict(norm_cfg=LN), downsample_cfg=dict(norm_cfg=LN))
+                for w in windows
             ],
             patch_cfg=dict(norm_cfg=LN)),
         neck=dict(
@@ -136,8 +137,7 @@ def test_keep_decoder_round_trip_and_predictions(tmp_path, capsys, tool_module, 
     with torch.no_grad():
         pred = fresh.forward_masked(x, mask.expand(2, -1, -1))  # (2, 49, 3072)
         latent = fresh.backbone(x, mask.expand(2, -1, -1))[-1]  # (2, 12, 128)
-        ref = authors_decoder_reference(latent, ids_restore.expand(2, -1), authors,
-                                        DECODER_HEADS)
+        ref = authors_decoder_reference(latent, ids_restore.expand(2, -1), authors, DECODER_HEADS)
     assert pred.shape == ref.shape == (2, 49, 32 * 32 * 3)
     assert float((pred - ref).abs().max()) < 1e-4
     # any other order of the visible units puts latents at wrong units in their decoder
@@ -166,12 +166,12 @@ def test_keep_decoder_argument_errors(tmp_path, tool_module):
     src = tmp_path / 'authors.pth'
     torch.save(wrap_release(authors), src)
     with pytest.raises(SystemExit, match='pretraining --config'):
-        tool_module('convert_checkpoint').main([str(src), str(tmp_path / 'o.pth'),
-                                                '--keep-decoder'])
+        tool_module('convert_checkpoint').main(
+            [str(src), str(tmp_path / 'o.pth'), '--keep-decoder'])
     finetune = osp.join(REPO, 'configs/finetune/greenmim_swin_b_in1k_ft.py')
     with pytest.raises(SystemExit, match='needs a GreenMIM pretraining config'):
-        tool_module('convert_checkpoint').main([str(src), str(tmp_path / 'o.pth'),
-                                                '--keep-decoder', '--config', finetune])
+        tool_module('convert_checkpoint').main(
+            [str(src), str(tmp_path / 'o.pth'), '--keep-decoder', '--config', finetune])
     encoder_only = {k: v for k, v in authors.items() if k.startswith('encoder.')}
     with pytest.raises(KeyError, match='full pretraining checkpoint'):
         convert_official_decoder(encoder_only)

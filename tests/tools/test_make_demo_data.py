@@ -1,4 +1,5 @@
-"""tools/dataset_converters/make_demo_data.py: a valid, deterministic COCO instance-segmentation set."""
+"""tools/dataset_converters/make_demo_data.py: a valid, deterministic COCO instance-segmentation
+set."""
 import glob
 import itertools
 import os.path as osp
@@ -17,8 +18,10 @@ SPLITS = ('train', 'val')
 def generate(module, out_dir: str, *extra: str) -> str:
     """Run the generator's ``main`` with a small set; return the output root."""
     module.main([
-        '--out', out_dir, '--num-train', str(NUM_TRAIN), '--num-val', str(NUM_VAL),
-        '--num-pretrain', str(NUM_PRETRAIN), *extra
+        '--out', out_dir, '--num-train',
+        str(NUM_TRAIN), '--num-val',
+        str(NUM_VAL), '--num-pretrain',
+        str(NUM_PRETRAIN), *extra
     ])
     return out_dir
 
@@ -43,8 +46,8 @@ def demo_root(make_demo_data, tmp_path_factory) -> str:
 @pytest.fixture(scope='module')
 def wide_root(make_demo_data, tmp_path_factory) -> str:
     """A small non-square set (96 high, 128 wide)."""
-    return generate(make_demo_data, str(tmp_path_factory.mktemp('wide')), '--size', '96',
-                    '--width', '128')
+    return generate(make_demo_data, str(tmp_path_factory.mktemp('wide')), '--size', '96', '--width',
+                    '128')
 
 
 @pytest.mark.parametrize('split', SPLITS)
@@ -97,8 +100,7 @@ def test_instances(demo_root, make_demo_data):
         for ann, mask in zip(anns, masks):
             assert ann['iscrowd'] == 0
             assert ann['area'] == mask.sum() >= 64
-            np.testing.assert_array_equal(ann['bbox'],
-                                          mask_utils.toBbox(coco.annToRLE(ann)))
+            np.testing.assert_array_equal(ann['bbox'], mask_utils.toBbox(coco.annToRLE(ann)))
         for a, b in itertools.combinations(range(len(anns)), 2):
             assert not (masks[a] & masks[b]).any()  # visible parts never overlap
             overlapping_boxes += boxes_overlap(anns[a]['bbox'], anns[b]['bbox'])
@@ -107,14 +109,13 @@ def test_instances(demo_root, make_demo_data):
 
 def boxes_overlap(a: list, b: list) -> bool:
     """Whether two [x, y, w, h] boxes intersect."""
-    return (a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3]
-            and b[1] < a[1] + a[3])
+    return (a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])
 
 
 def test_pretrain_folder_reads_as_unlabeled_custom_dataset(demo_root):
     from mmpretrain.datasets import CustomDataset
-    dataset = CustomDataset(data_root=demo_root, data_prefix='pretrain', with_label=False,
-                            pipeline=[])
+    dataset = CustomDataset(
+        data_root=demo_root, data_prefix='pretrain', with_label=False, pipeline=[])
     assert len(dataset) == NUM_TRAIN + NUM_PRETRAIN
     assert len(glob.glob(osp.join(demo_root, 'pretrain', 'extra_*.jpg'))) == NUM_PRETRAIN
 
@@ -143,18 +144,21 @@ def test_annotations_do_not_depend_on_photographs(make_demo_data, demo_root, tmp
 
 def test_rerun_replaces_old_images(make_demo_data, tmp_path):
     root = str(tmp_path / 'rerun')
-    make_demo_data.main(['--out', root, '--num-train', '4', '--num-val', '2',
-                         '--num-pretrain', '2', '--size', '64'])
-    make_demo_data.main(['--out', root, '--num-train', '2', '--num-val', '1',
-                         '--num-pretrain', '0', '--size', '64'])
+    make_demo_data.main([
+        '--out', root, '--num-train', '4', '--num-val', '2', '--num-pretrain', '2', '--size', '64'
+    ])
+    make_demo_data.main([
+        '--out', root, '--num-train', '2', '--num-val', '1', '--num-pretrain', '0', '--size', '64'
+    ])
     assert len(glob.glob(osp.join(root, 'train', '*.jpg'))) == 2
     assert len(glob.glob(osp.join(root, 'pretrain', '*.jpg'))) == 2
 
 
 def test_prints_what_was_written(make_demo_data, tmp_path, capsys):
     root = str(tmp_path / 'printed')
-    make_demo_data.main(['--out', root, '--num-train', '2', '--num-val', '1',
-                         '--num-pretrain', '1', '--size', '64'])
+    make_demo_data.main([
+        '--out', root, '--num-train', '2', '--num-val', '1', '--num-pretrain', '1', '--size', '64'
+    ])
     out = capsys.readouterr().out
     assert ann_file(root, 'train') in out and ann_file(root, 'val') in out
     assert 'train: 2 images' in out and 'pretrain: 3 unlabeled images' in out

@@ -113,15 +113,20 @@ log_processor = dict(by_epoch=False)
 """
 
 
-def run(args: List[str], cwd: str, timeout: int = 180,
-        **env: str) -> subprocess.CompletedProcess:
+def run(args: List[str], cwd: str, timeout: int = 180, **env: str) -> subprocess.CompletedProcess:
     """Run a command, returning its result with stdout and stderr merged; fail on error.
 
     Keyword arguments are added to the environment.
     """
     env = dict(os.environ, OMP_NUM_THREADS='1', **env)
-    proc = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-4000:]
     return proc
 
@@ -152,8 +157,7 @@ def cls_config(tmp_path_factory) -> str:
 def trained(cls_config, tmp_path_factory) -> str:
     """Work dir of a 2-iteration training run started outside the checkout."""
     work_dir = str(tmp_path_factory.mktemp('work'))
-    run([sys.executable, tool('train.py'), cls_config, '--work-dir', work_dir],
-        cwd=work_dir)
+    run([sys.executable, tool('train.py'), cls_config, '--work-dir', work_dir], cwd=work_dir)
     return work_dir
 
 
@@ -161,10 +165,10 @@ def trained(cls_config, tmp_path_factory) -> str:
 HELP_ARGUMENTS = {
     'train.py': ('--work-dir', '--resume', '--amp', '--no-validate', '--auto-scale-lr',
                  '--cfg-options', '--launcher', '--local_rank', 'config'),
-    'test.py': ('--work-dir', '--out', '--show-dir', '--cfg-options', '--launcher',
-                '--local_rank', 'config', 'checkpoint'),
-    'make_demo_data.py': ('--out', '--seed', '--num-train', '--num-val', '--num-pretrain',
-                          '--size'),
+    'test.py': ('--work-dir', '--out', '--show-dir', '--cfg-options', '--launcher', '--local_rank',
+                'config', 'checkpoint'),
+    'make_demo_data.py':
+    ('--out', '--seed', '--num-train', '--num-val', '--num-pretrain', '--size'),
 }
 
 
@@ -173,17 +177,20 @@ def test_help(script):
     out = run([sys.executable, tool(script), '--help'], cwd=REPO_ROOT).stdout
     usage = out.split('\n\n')[0]
     assert usage.startswith(f'usage: {script} [-h]'), out[:300]
-    missing = [arg for arg in HELP_ARGUMENTS[script] if arg not in usage.split()
-               and f'[{arg}' not in usage]
+    missing = [
+        arg for arg in HELP_ARGUMENTS[script] if arg not in usage.split() and f'[{arg}' not in usage
+    ]
     assert not missing, (missing, usage)
 
 
-@pytest.mark.parametrize('script, arguments', [('dist_train.sh', 'CONFIG NGPUS [train.py args...]'),
-                                               ('dist_test.sh',
-                                                'CONFIG CHECKPOINT NGPUS [test.py args...]')])
+@pytest.mark.parametrize('script, arguments',
+                         [('dist_train.sh', 'CONFIG NGPUS [train.py args...]'),
+                          ('dist_test.sh', 'CONFIG CHECKPOINT NGPUS [test.py args...]')])
 def test_dist_scripts_are_executable(script, arguments):
     assert os.access(tool(script), os.X_OK)
-    proc = subprocess.run([tool(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.run([tool(script)],
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
                           text=True)
     assert proc.returncode == 2
     assert proc.stdout == f'usage: {tool(script)} {arguments}\n'
@@ -197,9 +204,13 @@ def test_train_saves_checkpoint(trained):
 def test_test_prints_metrics_and_dumps(cls_config, trained, tmp_path):
     out_file = str(tmp_path / 'preds.pkl')
     proc = run([
-        sys.executable, tool('test.py'), cls_config, osp.join(trained, 'iter_2.pth'),
-        '--work-dir', str(tmp_path), '--out', out_file, '--show-dir', str(tmp_path / 'vis')
-    ], cwd=str(tmp_path))
+        sys.executable,
+        tool('test.py'), cls_config,
+        osp.join(trained, 'iter_2.pth'), '--work-dir',
+        str(tmp_path), '--out', out_file, '--show-dir',
+        str(tmp_path / 'vis')
+    ],
+               cwd=str(tmp_path))
     assert 'accuracy/top1' in proc.stdout
     assert '--show-dir is ignored' in proc.stdout  # no visualization hook in this config
     with open(out_file, 'rb') as f:
@@ -208,32 +219,44 @@ def test_test_prints_metrics_and_dumps(cls_config, trained, tmp_path):
 
 def test_resume_continues_training(cls_config, trained):
     proc = run([
-        sys.executable, tool('train.py'), cls_config, '--work-dir', trained, '--resume',
+        sys.executable,
+        tool('train.py'), cls_config, '--work-dir', trained, '--resume',
         osp.join(trained, 'iter_2.pth'), '--cfg-options', 'train_cfg.max_iters=4'
-    ], cwd=trained)
+    ],
+               cwd=trained)
     assert 'resumed epoch: 0, iter: 2' in proc.stdout
     assert 'Iter(train) [4/4]' in proc.stdout
     assert osp.exists(osp.join(trained, 'iter_4.pth'))
 
 
 def test_amp_on_cpu_trains(cls_config, tmp_path):
-    proc = run([sys.executable, tool('train.py'), cls_config, '--work-dir', str(tmp_path),
-                '--amp'], cwd=str(tmp_path))
-    assert 'CpuAmpOptimWrapper' in Config.fromfile(
-        osp.join(tmp_path, 'tiny_cls.py')).optim_wrapper.type
+    proc = run([sys.executable,
+                tool('train.py'), cls_config, '--work-dir',
+                str(tmp_path), '--amp'],
+               cwd=str(tmp_path))
+    assert 'CpuAmpOptimWrapper' in Config.fromfile(osp.join(tmp_path,
+                                                            'tiny_cls.py')).optim_wrapper.type
     assert 'Iter(train) [2/2]' in proc.stdout
 
 
 @pytest.mark.slow
 def test_dist_train_and_test_on_cpu(cls_config, tmp_path):
     work_dir = str(tmp_path)
-    proc = run([tool('dist_train.sh'), cls_config, '2', '--work-dir', work_dir], cwd=work_dir,
-               timeout=300, PYTHON=sys.executable, PORT=str(free_port()))
+    proc = run([tool('dist_train.sh'), cls_config, '2', '--work-dir', work_dir],
+               cwd=work_dir,
+               timeout=300,
+               PYTHON=sys.executable,
+               PORT=str(free_port()))
     assert osp.exists(osp.join(work_dir, 'iter_2.pth'))
     assert "dist_cfg: {'backend': 'gloo'}" in proc.stdout
     assert 'Distributed training: True' in proc.stdout
-    proc = run([tool('dist_test.sh'), cls_config, osp.join(work_dir, 'iter_2.pth'), '2',
-                '--work-dir', work_dir], cwd=work_dir, timeout=300, PYTHON=sys.executable,
+    proc = run([
+        tool('dist_test.sh'), cls_config,
+        osp.join(work_dir, 'iter_2.pth'), '2', '--work-dir', work_dir
+    ],
+               cwd=work_dir,
+               timeout=300,
+               PYTHON=sys.executable,
                PORT=str(free_port()))
     assert 'accuracy/top1' in proc.stdout
 
@@ -245,13 +268,25 @@ def test_slurm_launcher_on_cpu(cls_config, tmp_path):
     port = str(free_port())
     procs = []
     for rank in range(2):
-        env = dict(os.environ, OMP_NUM_THREADS='1', SLURM_PROCID=str(rank), SLURM_NTASKS='2',
-                   SLURM_LOCALID=str(rank), SLURM_NODELIST='localhost',
-                   MASTER_ADDR='127.0.0.1', MASTER_PORT=port)
-        procs.append(subprocess.Popen(
-            [sys.executable, tool('train.py'), cls_config, '--launcher', 'slurm',
-             '--work-dir', work_dir], cwd=work_dir, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True))
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS='1',
+            SLURM_PROCID=str(rank),
+            SLURM_NTASKS='2',
+            SLURM_LOCALID=str(rank),
+            SLURM_NODELIST='localhost',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=port)
+        procs.append(
+            subprocess.Popen([
+                sys.executable,
+                tool('train.py'), cls_config, '--launcher', 'slurm', '--work-dir', work_dir
+            ],
+                             cwd=work_dir,
+                             env=env,
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT,
+                             text=True))
     outs = [p.communicate(timeout=300)[0] for p in procs]
     for p, out in zip(procs, outs):
         assert p.returncode == 0, out[-4000:]
@@ -262,19 +297,27 @@ def test_slurm_launcher_on_cpu(cls_config, tmp_path):
 @pytest.mark.slow
 def test_mmdet_train_and_test(make_demo_data, tmp_path):
     data_root = str(tmp_path / 'demo')
-    make_demo_data.main(['--out', data_root, '--num-train', '4', '--num-val', '2',
-                         '--num-pretrain', '0', '--size', '64'])
+    make_demo_data.main([
+        '--out', data_root, '--num-train', '4', '--num-val', '2', '--num-pretrain', '0', '--size',
+        '64'
+    ])
     config = tmp_path / 'tiny_mask_rcnn.py'
     config.write_text(DET_CONFIG.format(data_root=data_root))
     work_dir = str(tmp_path / 'work')
-    run([sys.executable, tool('train.py'), str(config), '--work-dir', work_dir,
-         '--no-validate'], cwd=str(tmp_path))
+    run([sys.executable,
+         tool('train.py'),
+         str(config), '--work-dir', work_dir, '--no-validate'],
+        cwd=str(tmp_path))
     checkpoint = osp.join(work_dir, 'iter_2.pth')
     assert osp.exists(checkpoint)
 
     out_file = str(tmp_path / 'preds.pkl')
-    proc = run([sys.executable, tool('test.py'), str(config), checkpoint, '--work-dir',
-                work_dir, '--out', out_file, '--show-dir', 'vis'], cwd=str(tmp_path))
+    proc = run([
+        sys.executable,
+        tool('test.py'),
+        str(config), checkpoint, '--work-dir', work_dir, '--out', out_file, '--show-dir', 'vis'
+    ],
+               cwd=str(tmp_path))
     assert 'Evaluating bbox' in proc.stdout and 'Evaluating segm' in proc.stdout
     with open(out_file, 'rb') as f:
         predictions = pickle.load(f)
@@ -313,8 +356,7 @@ class TestMergeArgs:
         assert cfg.resume is True and cfg.load_from is None
         assert cfg.val_dataloader is None
 
-    def test_amp_on_cpu_warns_without_native_bf16(self, train_script, cls_config,
-                                                  monkeypatch):
+    def test_amp_on_cpu_warns_without_native_bf16(self, train_script, cls_config, monkeypatch):
         from greenmim_mm.cli import train as training
         assert training.cpu_bf16_is_native() in (True, False)  # torch still answers
         for native, warned in ((False, True), (True, False), (None, False)):
@@ -345,7 +387,7 @@ class TestMergeArgs:
         assert cfg.optim_wrapper.type == 'OptimWrapper'
 
     def test_no_persistent_workers_without_workers_after_cfg_options(self, train_script,
-                                                                   cls_config):
+                                                                     cls_config):
         cfg = self.merged(train_script, cls_config, '--cfg-options',
                           'train_dataloader.num_workers=2',
                           'train_dataloader.persistent_workers=True')

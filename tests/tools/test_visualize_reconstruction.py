@@ -37,8 +37,16 @@ def demo_checkpoint(tmp_path_factory) -> str:
         model = MODELS.build(Config.fromfile(DEMO).model)
     model.init_weights()
     path = str(tmp_path_factory.mktemp('ckpt') / 'demo.pth')
-    save_checkpoint({'state_dict': model.state_dict(), 'meta': {'iter': 1},
-                     'message_hub': {'log_scalars': {}}}, path)
+    save_checkpoint(
+        {
+            'state_dict': model.state_dict(),
+            'meta': {
+                'iter': 1
+            },
+            'message_hub': {
+                'log_scalars': {}
+            }
+        }, path)
     return path
 
 
@@ -68,8 +76,8 @@ def test_tool_writes_valid_pngs(tmp_path, demo_checkpoint):
     out = tmp_path / 'vis'
     tool = load_visualize_tool()
     written = tool.main([DEMO, demo_checkpoint, *imgs, '--out', str(out)])
-    assert [osp.basename(w) for w in written] == ['img0_reconstruction.png',
-                                                  'img1_reconstruction.png']
+    assert [osp.basename(w)
+            for w in written] == ['img0_reconstruction.png', 'img1_reconstruction.png']
     for path in written:
         with open(path, 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
@@ -88,8 +96,7 @@ def test_tool_original_panel_is_the_cropped_image(tmp_path, demo_checkpoint):
     path = str(tmp_path / 'flat.png')
     cv2.imwrite(path, img)
     tool = load_visualize_tool()
-    written = tool.main([DEMO, demo_checkpoint, path, '--out', str(tmp_path / 'o'),
-                         '--no-titles'])
+    written = tool.main([DEMO, demo_checkpoint, path, '--out', str(tmp_path / 'o'), '--no-titles'])
     panel = cv2.imread(written[0])
     assert panel.shape == (224, 4 * 224, 3)
     assert np.abs(panel[:, :224].astype(int) - img.astype(int)).max() <= 1

@@ -66,7 +66,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--num-train', type=int, default=400, help='training images')
     parser.add_argument(
-        '--num-val', type=int, default=150,
+        '--num-val',
+        type=int,
+        default=150,
         help='validation images (150 rather than 50: less noise in the COCO AP)')
     parser.add_argument(
         '--num-pretrain',
@@ -77,8 +79,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--size', type=int, default=192, help='image height (and width), a multiple of 32')
     parser.add_argument(
         '--width', type=int, default=None, help='image width, a multiple of 32 (default: --size)')
-    parser.add_argument(
-        '--max-instances', type=int, default=5, help='most instances per image')
+    parser.add_argument('--max-instances', type=int, default=5, help='most instances per image')
     parser.add_argument(
         '--min-area', type=int, default=64, help='smallest visible instance area in pixels')
     parser.add_argument(
@@ -99,7 +100,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 # ----------------------------------------------------------------------------- shapes
 
 
-def ellipse_outline(center: np.ndarray, axes: Tuple[float, float], angle: float,
+def ellipse_outline(center: np.ndarray,
+                    axes: Tuple[float, float],
+                    angle: float,
                     num_points: int = 64) -> np.ndarray:
     """Vertices of a rotated ellipse.
 
@@ -131,8 +134,7 @@ def rotate(points: np.ndarray, angle: float) -> np.ndarray:
     return points @ np.array([[c, s], [-s, c]])
 
 
-def sample_outline(rng: np.random.Generator, category: str, height: int,
-                   width: int) -> np.ndarray:
+def sample_outline(rng: np.random.Generator, category: str, height: int, width: int) -> np.ndarray:
     """Draw the outline of one shape at a random position, scale and rotation.
 
     The scale (a circumradius-like size) is log-uniform in [0.06, 0.3] of the shorter image
@@ -232,8 +234,8 @@ def place_shapes(rng: np.random.Generator, height: int, width: int, max_instance
         category = int(rng.integers(len(CATEGORIES)))
         # The first shape gets more tries so that no image is left empty.
         for _ in range(MAX_TRIES * (5 if slot == 0 else 1)):
-            mask = rasterize(sample_outline(rng, CATEGORIES[category], height, width), height,
-                             width)
+            mask = rasterize(
+                sample_outline(rng, CATEGORIES[category], height, width), height, width)
             new_labels = try_place(labels, mask, full_areas, min_area)
             if new_labels is not None:
                 labels = new_labels
@@ -255,8 +257,9 @@ def random_colour(rng: np.random.Generator) -> np.ndarray:
     Returns:
         np.ndarray: (3,) float32 BGR in [0, 255].
     """
-    hsv = np.array([[[rng.uniform(0, 180), rng.uniform(40, 255), rng.uniform(50, 255)]]],
-                   np.float32)
+    hsv = np.array(
+        [[[rng.uniform(0, 180), rng.uniform(40, 255),
+           rng.uniform(50, 255)]]], np.float32)
     hsv = np.round(hsv).astype(np.uint8)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
 
@@ -303,8 +306,9 @@ def smooth_noise(rng: np.random.Generator, height: int, width: int) -> np.ndarra
     """
     cell = int(rng.choice([4, 8, 16, 32]))
     low = rng.uniform(0, 1, (height // cell + 2, width // cell + 2, 3)).astype(np.float32)
-    up = cv2.resize(low, ((width // cell + 2) * cell, (height // cell + 2) * cell),
-                    interpolation=cv2.INTER_CUBIC)[:height, :width]
+    up = cv2.resize(
+        low, ((width // cell + 2) * cell, (height // cell + 2) * cell),
+        interpolation=cv2.INTER_CUBIC)[:height, :width]
     base, amplitude = random_colour(rng), rng.uniform(40, 160)
     return base + amplitude * (up - 0.5)
 
@@ -359,8 +363,9 @@ def photo_background(rng: np.random.Generator, photo: np.ndarray, height: int,
     scale = rng.uniform(0.3, 1.0) * min(ph / height, pw / width)
     ch, cw = max(int(height * scale), 8), max(int(width * scale), 8)
     y0, x0 = int(rng.integers(0, ph - ch + 1)), int(rng.integers(0, pw - cw + 1))
-    crop = cv2.resize(photo[y0:y0 + ch, x0:x0 + cw], (width, height),
-                      interpolation=cv2.INTER_AREA).astype(np.float32)
+    crop = cv2.resize(
+        photo[y0:y0 + ch, x0:x0 + cw], (width, height),
+        interpolation=cv2.INTER_AREA).astype(np.float32)
     if rng.uniform() < 0.5:
         crop = crop[:, ::-1]
     crop = crop[..., rng.permutation(3)]
@@ -380,6 +385,7 @@ def make_background(rng: np.random.Generator, height: int, width: int,
     Returns:
         np.ndarray: (H, W, 3) float32 image.
     """
+
     def one() -> np.ndarray:
         choices = BACKGROUNDS + (('photo', ) if photos else ())
         kind = choices[int(rng.integers(len(choices)))]
@@ -446,8 +452,7 @@ def paint(rng: np.random.Generator, labels: np.ndarray, num_shapes: int,
 # ----------------------------------------------------------------------------- COCO
 
 
-def mask_to_annotation(mask: np.ndarray, category_id: int, image_id: int,
-                       ann_id: int) -> dict:
+def mask_to_annotation(mask: np.ndarray, category_id: int, image_id: int, ann_id: int) -> dict:
     """A COCO annotation for one visible mask.
 
     Args:
@@ -468,8 +473,7 @@ def mask_to_annotation(mask: np.ndarray, category_id: int, image_id: int,
         id=ann_id,
         image_id=image_id,
         category_id=category_id,
-        segmentation=dict(size=[int(s) for s in rle['size']],
-                          counts=rle['counts'].decode('ascii')),
+        segmentation=dict(size=[int(s) for s in rle['size']], counts=rle['counts'].decode('ascii')),
         area=int(mask.sum()),
         bbox=bbox,
         iscrowd=0)
@@ -484,8 +488,8 @@ def coco_categories() -> List[dict]:
     return [dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(CATEGORIES)]
 
 
-def render_sample(seed: int, split: str, index: int, height: int, width: int,
-                  max_instances: int, min_area: int,
+def render_sample(seed: int, split: str, index: int, height: int, width: int, max_instances: int,
+                  min_area: int,
                   photos: Sequence[np.ndarray]) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
     """Render one image and its visible instance masks.
 
@@ -557,15 +561,18 @@ def generate_split(args: argparse.Namespace, split: str, num_images: int,
                                          args.max_instances, args.min_area, photos)
         file_name = f'{image_id:06d}.jpg'
         write_image(osp.join(folder, file_name), image)
-        images.append(dict(id=image_id, file_name=file_name, height=args.size,
-                           width=args.width))
+        images.append(dict(id=image_id, file_name=file_name, height=args.size, width=args.width))
         for category, mask in instances:
             annotations.append(
-                mask_to_annotation(mask, category + 1, image_id, len(annotations) + 1))
-    info = dict(description=f'greenmim_mm demo shapes ({split})', version='1.0',
-                seed=args.seed)
-    return dict(info=info, licenses=[], images=images, annotations=annotations,
-                categories=coco_categories())
+                mask_to_annotation(mask, category + 1, image_id,
+                                   len(annotations) + 1))
+    info = dict(description=f'greenmim_mm demo shapes ({split})', version='1.0', seed=args.seed)
+    return dict(
+        info=info,
+        licenses=[],
+        images=images,
+        annotations=annotations,
+        categories=coco_categories())
 
 
 def write_pretrain(args: argparse.Namespace, photos: Sequence[np.ndarray]) -> int:
@@ -671,8 +678,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     start = time.time()
     photo_paths = find_photos(args.photo_dir)
     photos = load_photos(photo_paths)
-    print(f'backgrounds: procedural textures + {len(photos)} photograph(s)'
-          + (f' from {osp.dirname(photo_paths[0])}' if photos else ''))
+    print(f'backgrounds: procedural textures + {len(photos)} photograph(s)' +
+          (f' from {osp.dirname(photo_paths[0])}' if photos else ''))
     for split, num_images in (('train', args.num_train), ('val', args.num_val)):
         coco = generate_split(args, split, num_images, photos)
         ann_file = osp.join(args.out, 'annotations', f'instances_{split}.json')

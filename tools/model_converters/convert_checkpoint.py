@@ -27,17 +27,18 @@ Our checkpoints of other backbones (GreenMIMSVT, GreenMIMPCPVT: the plain mmpret
 ``SVT`` / ``PCPVT`` keys) keep their ``backbone.*`` weights as they are, checked against the
 ``--config`` backbone when one is given::
 
-    python tools/model_converters/convert_checkpoint.py work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \\
+    python tools/model_converters/convert_checkpoint.py \\
+        work_dirs/greenmim_twins_svt_l_pretrain/epoch_100.pth \\
         checkpoints/greenmim_twins-svt-l_backbone.pth \\
         --config configs/mask_rcnn/mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco.py
 
-The Swin conversion itself is :mod:`greenmim_mm.models.utils.ckpt_convert` (pure functions, every rename listed
-there). This script loads SRC, converts it, fits the relative-position tables to the target's
-window of every stage (bicubic resize where they differ), adds the output norms the target reads
-but pretraining never had, loads the result into the target backbone and prints its missing and
-unexpected keys. The target is the backbone of ``--config``, or else an mmpretrain
-``SwinTransformer`` with the checkpoint's architecture, ``--window-size`` and ``--out-indices``.
-It fails, writing nothing, when a backbone key would be missing.
+The Swin conversion itself is :mod:`greenmim_mm.models.utils.ckpt_convert` (pure functions,
+every rename listed there). This script loads SRC, converts it, fits the relative-position
+tables to the target's window of every stage (bicubic resize where they differ), adds the output
+norms the target reads but pretraining never had, loads the result into the target backbone and
+prints its missing and unexpected keys. The target is the backbone of ``--config``, or else an
+mmpretrain ``SwinTransformer`` with the checkpoint's architecture, ``--window-size`` and
+``--out-indices``. It fails, writing nothing, when a backbone key would be missing.
 
 With ``--keep-decoder`` (authors' checkpoints only) the target is the whole ``GreenMIM`` model
 of ``--config`` (a pretraining config): the output holds ``backbone.*`` and ``neck.*`` and
@@ -76,27 +77,39 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'an mmpretrain Swin backbone checkpoint for mmdet / mmpretrain fine-tuning, or (an '
         'authors\' checkpoint, --keep-decoder) into a full GreenMIM checkpoint.')
     parser.add_argument('src', help='pretraining checkpoint')
-    parser.add_argument('dst', help='output: a backbone checkpoint, or with --keep-decoder a '
-                        'full GreenMIM checkpoint')
     parser.add_argument(
-        '--from', dest='src_format', default='auto',
+        'dst',
+        help='output: a backbone checkpoint, or with --keep-decoder a '
+        'full GreenMIM checkpoint')
+    parser.add_argument(
+        '--from',
+        dest='src_format',
+        default='auto',
         choices=['auto', 'greenmim_mm', 'official'],
         help='greenmim_mm: our mmengine checkpoint (backbone.* keys); official: the authors\' '
         'release (Microsoft Swin keys under encoder.); auto: tell them apart by the keys')
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
-        '--config', help='mmdet or mmpretrain config whose model.backbone is the target: '
+        '--config',
+        help='mmdet or mmpretrain config whose model.backbone is the target: '
         'its windows and out_indices are used')
     target.add_argument(
-        '--window-size', type=int, nargs='+',
+        '--window-size',
+        type=int,
+        nargs='+',
         help='target window, one value for all stages or one per stage (default: the '
         'windows the checkpoint was pretrained with)')
     parser.add_argument(
-        '--out-indices', type=int, nargs='+', default=[0, 1, 2, 3],
+        '--out-indices',
+        type=int,
+        nargs='+',
+        default=[0, 1, 2, 3],
         help='stages the target outputs, without --config (their norms must exist). '
         'Default: 0 1 2 3, as a detector uses')
     parser.add_argument(
-        '--merge-order', default='swin', choices=['swin', 'row-major'],
+        '--merge-order',
+        default='swin',
+        choices=['swin', 'row-major'],
         help='official only: order of the 2x2 positions in the patch-merging weights. swin '
         '(default): (0,0),(1,0),(0,1),(1,1) as Microsoft Swin; the authors fine-tuned their '
         'released checkpoints in Microsoft\'s Swin without reordering, and this reproduces '
@@ -105,12 +118,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'PatchMerging", 2023-01-16, moved to swin); for experiments, since that code also '
         'took wrong coordinates after each merge and no Swin reproduces it')
     parser.add_argument(
-        '--keep-decoder', action='store_true',
+        '--keep-decoder',
+        action='store_true',
         help='official only, with --config of a GreenMIM pretraining config: keep the decoder '
         'and write a full GreenMIM checkpoint (backbone.*, neck.*) that loads with '
         'strict=True, to continue pretraining via load_from')
     parser.add_argument(
-        '--allow-pickle', action='store_true',
+        '--allow-pickle',
+        action='store_true',
         help='load SRC with full unpickling when it holds more than tensors and plain '
         'containers. Only for files you trust.')
     return parser.parse_args(argv)
@@ -161,8 +176,8 @@ def build_default_backbone(arch: dict, window_sizes: List[int],
     """An mmpretrain SwinTransformer with the checkpoint's architecture (detection settings)."""
     from mmpretrain.models import SwinTransformer
     return SwinTransformer(
-        arch=dict(embed_dims=arch['embed_dims'], depths=arch['depths'],
-                  num_heads=arch['num_heads']),
+        arch=dict(
+            embed_dims=arch['embed_dims'], depths=arch['depths'], num_heads=arch['num_heads']),
         patch_size=arch['patch_size'],
         in_channels=arch['in_channels'],
         window_size=window_sizes[0],
@@ -219,8 +234,11 @@ def write_generic_backbone(args: argparse.Namespace, state_dict: dict, num_src: 
         if result.missing_keys:
             print('error: backbone keys would stay randomly initialised; nothing written')
             return 1
-    meta = dict(source=osp.abspath(args.src), source_format='greenmim_mm',
-                converted_by='tools/model_converters/convert_checkpoint.py', config=args.config)
+    meta = dict(
+        source=osp.abspath(args.src),
+        source_format='greenmim_mm',
+        converted_by='tools/model_converters/convert_checkpoint.py',
+        config=args.config)
     out = to_backbone_checkpoint(state_dict, meta)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(out, args.dst)
@@ -277,8 +295,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     state_dict, resized = set_window_sizes(state_dict, windows)
     for msg in resized:
         print(f'  resized {msg}')
-    state_dict, added = add_output_norms(state_dict, backbone.out_indices,
-                                         backbone.num_features)
+    state_dict, added = add_output_norms(state_dict, backbone.out_indices, backbone.num_features)
     if added:
         print(f'  added {", ".join(added)}: output norms the checkpoint lacks (pretraining '
               'normalises only its last stage), written as LayerNorm weight 1, bias 0')
@@ -301,8 +318,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f'config\'s decoder computes {getattr(model.neck, "pos_embed_layout", None)!r}:'
                   f' set model.neck.pos_embed_layout=\'{layout}\'; nothing written')
             return 1
-        state_dict = OrderedDict([('backbone.' + k, v) for k, v in state_dict.items()] +
-                                 [('neck.' + k, v) for k, v in neck.items()])
+        state_dict = OrderedDict([('backbone.' + k, v)
+                                  for k, v in state_dict.items()] + [('neck.' + k, v)
+                                                                     for k, v in neck.items()])
 
     try:
         result = target_module.load_state_dict(state_dict, strict=False)
@@ -323,8 +341,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         source_format=src_format,
         converted_by='tools/model_converters/convert_checkpoint.py',
         config=args.config,
-        arch=dict(embed_dims=arch['embed_dims'], depths=arch['depths'],
-                  num_heads=arch['num_heads'], pretrained_window_sizes=arch['window_sizes']),
+        arch=dict(
+            embed_dims=arch['embed_dims'],
+            depths=arch['depths'],
+            num_heads=arch['num_heads'],
+            pretrained_window_sizes=arch['window_sizes']),
         window_sizes=windows,
         added_output_norms=added)
     if src_format == 'official':

@@ -24,10 +24,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from greenmim_mm.engine.hooks.reconstruction_hook import (
-    preprocessor_stats, reconstruct_batch, reconstruction_panels)
-from greenmim_mm.models.utils.masking import mask_generator
 from greenmim_mm.compat import register_checkpoint_safe_globals
+from greenmim_mm.engine.hooks.reconstruction_hook import (preprocessor_stats, reconstruct_batch,
+                                                          reconstruction_panels)
+from greenmim_mm.models.utils.masking import mask_generator
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -41,20 +41,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description='Visualise GreenMIM reconstructions')
     parser.add_argument('config', help='pre-training config file')
-    parser.add_argument('checkpoint', help='checkpoint file (a runner checkpoint or a '
-                        "state dict); 'none' draws with the randomly initialised model")
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file (a runner checkpoint or a '
+        "state dict); 'none' draws with the randomly initialised model")
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--out', required=True, help='output folder for the PNGs')
     parser.add_argument('--seed', type=int, default=0, help='seed of the masks')
-    parser.add_argument('--same-mask', action='store_true',
-                        help='use one mask for all images (the training default is one mask '
-                        'per batch); otherwise each image gets its own')
-    parser.add_argument('--img-size', type=int, default=None,
-                        help="crop size; defaults to the backbone's img_size")
+    parser.add_argument(
+        '--same-mask',
+        action='store_true',
+        help='use one mask for all images (the training default is one mask '
+        'per batch); otherwise each image gets its own')
+    parser.add_argument(
+        '--img-size', type=int, default=None, help="crop size; defaults to the backbone's img_size")
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
     parser.add_argument('--no-titles', action='store_true', help='omit the title strip')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -91,8 +98,12 @@ def load_images(paths: List[str], img_size: int) -> dict:
     """
     pipeline = Compose([
         dict(type='mmpretrain.LoadImageFromFile'),
-        dict(type='mmpretrain.ResizeEdge', scale=img_size, edge='short', backend='pillow',
-             interpolation='bicubic'),
+        dict(
+            type='mmpretrain.ResizeEdge',
+            scale=img_size,
+            edge='short',
+            backend='pillow',
+            interpolation='bicubic'),
         dict(type='mmpretrain.CenterCrop', crop_size=img_size),
         dict(type='mmpretrain.PackInputs'),
     ])
@@ -125,8 +136,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         inputs = data['inputs']  # (1, 3, S, S)
         generator = mask_generator(args.seed, 0 if args.same_mask else k)
         pred_imgs, mask = reconstruct_batch(model, inputs, generator)
-        panel = reconstruction_panels(inputs, pred_imgs, mask, mean, std,
-                                      titles=not args.no_titles)[0]
+        panel = reconstruction_panels(
+            inputs, pred_imgs, mask, mean, std, titles=not args.no_titles)[0]
         name = osp.splitext(osp.basename(path))[0]
         out_file = osp.join(args.out, f'{name}_reconstruction.png')
         if out_file in written:  # same file name from another folder

@@ -11,11 +11,7 @@ optim_wrapper = dict(
     # fused=True: one multi-threaded kernel per parameter (CPU and CUDA) instead of ~8
     # elementwise passes; same update. On Swin-B it cuts the AdamW step ~5x on CPU.
     optimizer=dict(
-        type='AdamW',
-        lr=1.5e-4 * 2048 / 256,
-        betas=(0.9, 0.95),
-        weight_decay=0.05,
-        fused=True),
+        type='AdamW', lr=1.5e-4 * 2048 / 256, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,

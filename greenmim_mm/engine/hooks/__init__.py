@@ -2,8 +2,7 @@
 from .atomic_checkpoint import AtomicCheckpointHook
 from .checkpoint_check import CheckpointCompatibilityHook
 from .dist_loss_hook import DistLossAverageHook
-from .reconstruction_hook import (ReconstructionVisHook, reconstruct_batch,
-                                  reconstruction_panels)
+from .reconstruction_hook import ReconstructionVisHook, reconstruct_batch, reconstruction_panels
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointCompatibilityHook', 'DistLossAverageHook',

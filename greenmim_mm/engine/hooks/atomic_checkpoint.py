@@ -135,8 +135,8 @@ class AtomicCheckpointHook(CheckpointHook):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         out_dir = '' if self.out_dir is None else str(self.out_dir)
-        self.atomic = (self.backend_args is None and self.file_client_args is None
-                       and '://' not in out_dir)
+        self.atomic = (
+            self.backend_args is None and self.file_client_args is None and '://' not in out_dir)
         if self.atomic:
             self.backend_args = dict(backend=ATOMIC_BACKEND)
 

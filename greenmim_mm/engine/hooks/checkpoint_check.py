@@ -14,8 +14,8 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import BaseLoop
 from mmengine.registry import HOOKS
+from mmengine.runner import BaseLoop
 
 MODES = ('strict', 'any')
 _SHOWN = 10  # names listed per kind of mismatch
@@ -153,8 +153,9 @@ def describe_diff(diff: StateDictDiff,
     lines += _listing('in the checkpoint, not in the model', diff.unexpected)
     if hint:
         lines.append(hint)
-    lines.append(_HINTS.get(purpose, _HINTS['load']) + ' A GreenMIM pre-training checkpoint '
-                 'goes into a detector through tools/model_converters/convert_checkpoint.py.')
+    lines.append(
+        _HINTS.get(purpose, _HINTS['load']) + ' A GreenMIM pre-training checkpoint '
+        'goes into a detector through tools/model_converters/convert_checkpoint.py.')
     return '\n'.join(lines)
 
 
@@ -248,5 +249,4 @@ class CheckpointCompatibilityHook(Hook):
         purpose = self.purpose or self._run_purpose
         mode = self.mode or ('any' if purpose == 'load' else 'strict')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        check_checkpoint_fits(model.state_dict(), checkpoint, mode, self._source(runner),
-                              purpose)
+        check_checkpoint_fits(model.state_dict(), checkpoint, mode, self._source(runner), purpose)

@@ -152,8 +152,7 @@ class ReconstructionVisHook(Hook):
         self.num_images = num_images
         self.seed = seed
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if data_batch is None or not self.every_n_train_iters(runner, self.interval):
             return
         if not is_main_process():

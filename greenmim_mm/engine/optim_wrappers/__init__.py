@@ -6,7 +6,7 @@ from .nonfinite import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipCpuAmpOptimWr
 from .weight_shadow import WeightShadowMixin
 
 __all__ = [
-    'CpuAmpOptimWrapper', 'MergedGroupsOptimWrapperConstructor', 'merge_param_groups', 'NonFiniteSkipMixin', 'NonFiniteSkipOptimWrapper',
-    'NonFiniteSkipAmpOptimWrapper', 'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError',
-    'WeightShadowMixin'
+    'CpuAmpOptimWrapper', 'MergedGroupsOptimWrapperConstructor', 'merge_param_groups',
+    'NonFiniteSkipMixin', 'NonFiniteSkipOptimWrapper', 'NonFiniteSkipAmpOptimWrapper',
+    'NonFiniteSkipCpuAmpOptimWrapper', 'NonFiniteStepError', 'WeightShadowMixin'
 ]

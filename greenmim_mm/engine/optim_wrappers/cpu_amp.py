@@ -6,7 +6,8 @@ NPU/MLU/MUSA) is present, although its autocast context supports CPU with
 float32's exponent range, so no loss scaling is needed); everything else, checkpoints
 included, is ``AmpOptimWrapper``'s. It is switched on only where CUDA is absent:
 ``tools/train.py --amp`` picks it then, ``AmpOptimWrapper`` otherwise.
-``tests/engine/optim_wrappers/test_cpu_amp.py`` fails once ``AmpOptimWrapper`` builds on a CPU-only machine.
+``tests/engine/optim_wrappers/test_cpu_amp.py`` fails once ``AmpOptimWrapper`` builds on a
+CPU-only machine.
 """
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper

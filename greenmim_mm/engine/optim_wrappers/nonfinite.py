@@ -49,7 +49,10 @@ class NonFiniteSkipMixin:
         **kwargs: Arguments of the wrapped ``OptimWrapper`` class.
     """
 
-    def __init__(self, *args, max_consecutive_skips: int = 20, log_grad_norm: bool = True,
+    def __init__(self,
+                 *args,
+                 max_consecutive_skips: int = 20,
+                 log_grad_norm: bool = True,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not isinstance(max_consecutive_skips, int) or max_consecutive_skips < 0:
@@ -67,8 +70,10 @@ class NonFiniteSkipMixin:
         super().backward(loss, **kwargs)
 
     def _grads(self) -> List[torch.Tensor]:
-        return [p.grad for group in self.optimizer.param_groups for p in group['params']
-                if p.grad is not None]
+        return [
+            p.grad for group in self.optimizer.param_groups for p in group['params']
+            if p.grad is not None
+        ]
 
     def _enabled_scaler(self):
         scaler = getattr(self, 'loss_scaler', None)
@@ -123,7 +128,9 @@ class NonFiniteSkipMixin:
         warnings.warn(
             f'optimizer step skipped, weights unchanged: loss {loss_text}, gradient norm '
             f'{norm_value}{scale_text} ({self.consecutive_skips} consecutive skip(s), '
-            f'{self.total_skips} in total)', RuntimeWarning, stacklevel=2)
+            f'{self.total_skips} in total)',
+            RuntimeWarning,
+            stacklevel=2)
         limit = self.max_consecutive_skips
         if limit and self.consecutive_skips >= limit:
             raise NonFiniteStepError(

@@ -11,8 +11,8 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from ..backbones.sparse_backbone import check_sparse_backbone
-from ..utils.masking import (check_mask_ratio, mask_generator, num_visible_units,
-                             random_unit_mask, unit_grid)
+from ..utils.masking import (check_mask_ratio, mask_generator, num_visible_units, random_unit_mask,
+                             unit_grid)
 
 
 @torch.compiler.disable
@@ -228,8 +228,7 @@ class GreenMIM(BaseSelfSupervisor):
             self,
             inputs: torch.Tensor,
             mask: Optional[torch.Tensor] = None,
-            generator: Optional[torch.Generator] = None
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+            generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Reconstruct images for inspection.
 
         See ``tools/visualization/visualize_reconstruction.py``.

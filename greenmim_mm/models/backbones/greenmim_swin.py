@@ -146,8 +146,12 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
                 key = self._window_and_shift(block, tokens[i].grid_hw)
                 if key not in stage_layouts:
                     stage_layouts[key] = build_group_layout(
-                        tokens[i].coords, tokens[i].grid_hw, key[0], key[1],
-                        tokens[i].sample_ids, group_size=key[0]**2 if static_shapes else None)
+                        tokens[i].coords,
+                        tokens[i].grid_hw,
+                        key[0],
+                        key[1],
+                        tokens[i].sample_ids,
+                        group_size=key[0]**2 if static_shapes else None)
             layouts.append(stage_layouts)
             has_next = stage.downsample is not None and i + 1 < num_stages
             merges.append(merge_index(tokens[i], tokens[i + 1]) if has_next else None)
@@ -174,8 +178,7 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
             key = self._window_and_shift(block, tokens.grid_hw)
             if block.with_cp and x.requires_grad:
                 x = cp.checkpoint(
-                    _sparse_block_forward, block, x, layouts[key], per_sample,
-                    use_reentrant=False)
+                    _sparse_block_forward, block, x, layouts[key], per_sample, use_reentrant=False)
             else:
                 x = _sparse_block_forward(block, x, layouts[key], per_sample)
         return x

@@ -3,15 +3,14 @@ from typing import List, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAttention,
                                                LocallyGroupedSelfAttention)
 from mmpretrain.registry import MODELS
+from torch import nn
 
 from ..utils.grouping import GroupLayout, build_group_layout
 from ..utils.lean_ops import layer_norm_ffn_branch, layer_norm_linear
-from ..utils.sparse_conv import (depthwise_conv_tokens, patch_conv_pixels,
-                                 strided_conv_tokens)
+from ..utils.sparse_conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
 from ..utils.sparse_geometry import StageTokens, merge_index, neighbour_index, stage_tokens
 from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
@@ -97,8 +96,7 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
                 outs.append(x)
         return tuple(outs)
 
-    def sparse_plan(self, mask: torch.Tensor,
-                    static_shapes: bool = False) -> List[TwinsStagePlan]:
+    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> List[TwinsStagePlan]:
         """Index geometry of every stage for ``mask``, built once per forward.
 
         Args:
@@ -131,7 +129,11 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
                 elif isinstance(attn, LocallyGroupedSelfAttention) and window_layout is None:
                     ws = attn.window_size
                     window_layout = build_group_layout(
-                        tokens.coords, tokens.grid_hw, ws, 0, tokens.sample_ids,
+                        tokens.coords,
+                        tokens.grid_hw,
+                        ws,
+                        0,
+                        tokens.sample_ids,
                         group_size=ws * ws if static_shapes else None)
             plans.append(
                 TwinsStagePlan(tokens, embed_index, neighbour_index(tokens, 3), sr_children,

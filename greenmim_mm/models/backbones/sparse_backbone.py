@@ -117,7 +117,9 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
         return self.sparse_forward(x, self.checked_sparse_plan(x, mask, static_shapes))
 
     @torch.compiler.disable
-    def checked_sparse_plan(self, x: torch.Tensor, mask: torch.Tensor,
+    def checked_sparse_plan(self,
+                            x: torch.Tensor,
+                            mask: torch.Tensor,
                             static_shapes: bool = False) -> Any:
         """Check ``mask`` against ``x``, build its plan on the CPU, move it to ``x``'s device.
 
@@ -202,16 +204,17 @@ def pad_plan_groups(plan: Any) -> Any:
         Any: the same plan, layouts padded.
     """
     packed = []
-    map_plan(plan, lambda layout: packed.append(layout) if layout.num_groups > 1 else None,
-             (GroupLayout, ))
+    map_plan(plan, lambda layout: packed.append(layout)
+             if layout.num_groups > 1 else None, (GroupLayout, ))
     if not packed:
         return plan
 
     def buckets(layout: GroupLayout) -> List[int]:
         return group_count_buckets(layout.slot_index.shape[0], layout.group_size)
 
-    level = max(next(k for k, b in enumerate(buckets(layout)) if layout.num_groups <= b)
-                for layout in packed)
+    level = max(
+        next(k for k, b in enumerate(buckets(layout)) if layout.num_groups <= b)
+        for layout in packed)
 
     def pad(layout: GroupLayout) -> GroupLayout:
         if layout.num_groups == 1:

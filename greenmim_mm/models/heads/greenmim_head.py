@@ -48,7 +48,8 @@ class GreenMIMPretrainHead(MAEPretrainHead):
         x = torch.einsum('nchpwq->nhwpqc', x)  # (B, Hu, Wu, p, p, C)
         return x.reshape(batch_size, hu * wu, p * p * c)  # (B, L, p*p*C)
 
-    def unpatchify(self, x: torch.Tensor,
+    def unpatchify(self,
+                   x: torch.Tensor,
                    grid_hw: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """Inverse of :meth:`patchify`: ``(B, Hu * Wu, p * p * C)`` -> ``(B, C, H, W)``.
 
@@ -81,8 +82,7 @@ class GreenMIMPretrainHead(MAEPretrainHead):
             units = (units - mean) / (var + NORM_PIX_EPS)**.5
         return units
 
-    def loss(self, pred: torch.Tensor, target: torch.Tensor,
-             mask: torch.Tensor) -> torch.Tensor:
+    def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """MSE over the masked units.
 
         Args:

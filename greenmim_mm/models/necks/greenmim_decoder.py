@@ -53,8 +53,8 @@ def mae_sincos_pos_embed_2d(grid_hw: Sequence[int], embed_dims: int) -> torch.Te
     hu, wu = int(grid_hw[0]), int(grid_hw[1])
     quarter = embed_dims // 4
     omega = 1. / 10000**(torch.arange(quarter, dtype=torch.float64) / quarter)  # (D/4,)
-    rows, cols = torch.meshgrid(torch.arange(hu, dtype=torch.float64),
-                                torch.arange(wu, dtype=torch.float64), indexing='ij')
+    rows, cols = torch.meshgrid(
+        torch.arange(hu, dtype=torch.float64), torch.arange(wu, dtype=torch.float64), indexing='ij')
     out_c = cols.reshape(-1, 1) * omega  # (L, D/4)
     out_r = rows.reshape(-1, 1) * omega  # (L, D/4)
     table = torch.cat([out_c.sin(), out_c.cos(), out_r.sin(), out_r.cos()], dim=1)  # (L, D)
@@ -133,8 +133,7 @@ class GreenMIMPretrainDecoder(BaseModule):
                 norm_cfg=norm_cfg) for _ in range(decoder_depth)
         ])
         self.decoder_norm = build_norm_layer(norm_cfg, decoder_embed_dim)
-        self.decoder_pred = nn.Linear(
-            decoder_embed_dim, patch_size**2 * in_chans, bias=True)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, patch_size**2 * in_chans, bias=True)
         # Position tables by grid, on CPU in float32; not parameters, not in checkpoints.
         self._pos_cache: Dict[Tuple[int, int], torch.Tensor] = {}
 

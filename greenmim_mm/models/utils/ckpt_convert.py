@@ -77,9 +77,9 @@ import torch.nn.functional as F
 __all__ = [
     'unwrap_state_dict', 'detect_format', 'convert_greenmim_mm', 'convert_official_swin',
     'merge_swin_to_mmcv', 'merge_mmcv_to_swin', 'relative_position_index',
-    'resize_relative_position_table', 'infer_swin_arch', 'set_window_sizes',
-    'add_output_norms', 'to_backbone_checkpoint', 'convert_official_decoder',
-    'detect_pos_embed_layout', 'MERGE_ORDER_NOTES'
+    'resize_relative_position_table', 'infer_swin_arch', 'set_window_sizes', 'add_output_norms',
+    'to_backbone_checkpoint', 'convert_official_decoder', 'detect_pos_embed_layout',
+    'MERGE_ORDER_NOTES'
 ]
 
 # (pattern, replacement) pairs applied in order to keys of the Microsoft-Swin layout; the first
@@ -186,8 +186,7 @@ def convert_greenmim_mm(state_dict: Mapping[str, torch.Tensor],
     Returns:
         OrderedDict: Backbone weights without the prefix; decoder and head are dropped.
     """
-    out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
-                      if k.startswith(prefix))
+    out = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items() if k.startswith(prefix))
     if not out:
         raise KeyError(f'no key starts with {prefix!r}')
     return out
@@ -253,8 +252,7 @@ def convert_official_swin(state_dict: Mapping[str, torch.Tensor],
         encoder = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
     else:
         encoder = {k: v for k, v in state_dict.items() if not _OFFICIAL_DECODER.match(k)}
-    stage_ids = {int(m.group(1)) for k in encoder
-                 for m in [re.match(r'^layers\.(\d+)\.', k)] if m}
+    stage_ids = {int(m.group(1)) for k in encoder for m in [re.match(r'^layers\.(\d+)\.', k)] if m}
     if not stage_ids:
         raise KeyError('no layers.<i>.* keys: not a Swin encoder')
     last = max(stage_ids)
@@ -293,8 +291,9 @@ def relative_position_index(window_size: int) -> torch.Tensor:
         query ``(h1, w1)``, key ``(h2, w2)``, ``dh = h1 - h2``, ``dw = w1 - w2`` (the buffer of
         both Microsoft Swin and mmpretrain's ``WindowMSA``).
     """
-    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size),
-                                        indexing='ij')).flatten(1)  # (2, w*w)
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(window_size), torch.arange(window_size),
+                       indexing='ij')).flatten(1)  # (2, w*w)
     rel = coords[:, :, None] - coords[:, None, :] + window_size - 1  # (2, w*w, w*w)
     return rel[0] * (2 * window_size - 1) + rel[1]  # (w*w, w*w)
 
@@ -398,9 +397,9 @@ def set_window_sizes(
     return out, messages
 
 
-def add_output_norms(state_dict: Mapping[str, torch.Tensor], out_indices: Sequence[int],
-                     num_features: Sequence[int]) -> Tuple['OrderedDict[str, torch.Tensor]',
-                                                           List[str]]:
+def add_output_norms(
+        state_dict: Mapping[str, torch.Tensor], out_indices: Sequence[int],
+        num_features: Sequence[int]) -> Tuple['OrderedDict[str, torch.Tensor]', List[str]]:
     """Write a fresh LayerNorm for every output norm the checkpoint lacks.
 
     Pretraining normalises only the last stage; a detector also reads stages 0..2 through
@@ -474,8 +473,8 @@ def detect_pos_embed_layout(table: torch.Tensor, atol: float = 1e-5) -> str:
                      f'(largest difference per layout: {errors})')
 
 
-def convert_official_decoder(state_dict: Mapping[str, torch.Tensor]
-                             ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+def convert_official_decoder(
+        state_dict: Mapping[str, torch.Tensor]) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
     """Map the authors' decoder (MAE layout) to :class:`GreenMIMPretrainDecoder` keys.
 
     Args:
@@ -491,8 +490,7 @@ def convert_official_decoder(state_dict: Mapping[str, torch.Tensor]
         KeyError: If the decoder is missing or a key matches no rename rule.
     """
     decoder = {k: v for k, v in state_dict.items() if _OFFICIAL_DECODER.match(k)}
-    for key in ('decoder_embed.weight', 'decoder_pos_embed', 'decoder_pred.weight',
-                'mask_token'):
+    for key in ('decoder_embed.weight', 'decoder_pos_embed', 'decoder_pred.weight', 'mask_token'):
         if key not in decoder:
             raise KeyError(f'no {key!r} in the checkpoint: --keep-decoder needs the authors\' '
                            'full pretraining checkpoint (encoder and decoder)')
@@ -511,8 +509,7 @@ def convert_official_decoder(state_dict: Mapping[str, torch.Tensor]
     if unknown:
         raise KeyError(f'decoder keys with no rename rule: {unknown}')
     table = decoder['decoder_pos_embed']  # (1, L, D)
-    blocks = {int(m.group(1)) for k in out for m in [re.match(r'^decoder_blocks\.(\d+)\.', k)]
-              if m}
+    blocks = {int(m.group(1)) for k in out for m in [re.match(r'^decoder_blocks\.(\d+)\.', k)] if m}
     info = dict(
         embed_dim=decoder['decoder_embed.weight'].shape[1],
         decoder_embed_dim=decoder['decoder_embed.weight'].shape[0],

@@ -279,8 +279,8 @@ def build_group_layout(coords: torch.Tensor,
     rank_sorted = torch.arange(n, device=device) - win_start[sorted_win]
     rank = torch.empty_like(rank_sorted)
     rank[perm] = rank_sorted
-    slot_index = (group_of_win[win_of_token] * group_size + offset_of_win[win_of_token] +
-                  rank)  # (N,)
+    slot_index = (group_of_win[win_of_token] * group_size + offset_of_win[win_of_token] + rank
+                  )  # (N,)
 
     num_slots = num_groups * group_size
     gather_index = torch.full((num_slots, ), n, dtype=torch.long, device=device)
@@ -292,13 +292,12 @@ def build_group_layout(coords: torch.Tensor,
 
     slot_window = slot_window.view(num_groups, group_size)  # (G, gs)
     slot_coords = slot_coords.view(num_groups, group_size, 2)  # (G, gs, 2)
-    attn_mask = (slot_window.unsqueeze(2) == slot_window.unsqueeze(1)) & (
-        slot_window.unsqueeze(1) >= 0)  # (G, gs, gs)
+    attn_mask = (slot_window.unsqueeze(2) == slot_window.unsqueeze(1)) & (slot_window.unsqueeze(1)
+                                                                          >= 0)  # (G, gs, gs)
     attn_mask |= torch.eye(group_size, dtype=torch.bool, device=device)
     rel_pos_index = relative_position_index(slot_coords, slot_coords, window_size)
     rel_pos_index = rel_pos_index.masked_fill(~attn_mask, 0)  # (G, gs, gs)
-    return GroupLayout(gather_index, slot_index, attn_mask, rel_pos_index, num_groups,
-                       group_size)
+    return GroupLayout(gather_index, slot_index, attn_mask, rel_pos_index, num_groups, group_size)
 
 
 def group_count_buckets(num_tokens: int, group_size: int) -> List[int]:
@@ -351,5 +350,7 @@ def pad_groups(layout: GroupLayout, num_groups: int) -> GroupLayout:
         torch.cat([layout.gather_index, gather]),  # (G' * gs,)
         layout.slot_index,
         torch.cat([layout.attn_mask, eye.expand(extra, gs, gs)]),  # (G', gs, gs)
-        torch.cat([layout.rel_pos_index, layout.rel_pos_index.new_zeros(extra, gs, gs)]),
-        num_groups, gs)
+        torch.cat([layout.rel_pos_index,
+                   layout.rel_pos_index.new_zeros(extra, gs, gs)]),
+        num_groups,
+        gs)

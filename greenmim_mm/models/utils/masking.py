@@ -187,7 +187,9 @@ def sorted_visible_indices(mask: torch.Tensor, num_visible: int) -> torch.Tensor
     return order[:, :num_visible]
 
 
-def check_unit_mask(x: torch.Tensor, mask: torch.Tensor, mask_unit: int,
+def check_unit_mask(x: torch.Tensor,
+                    mask: torch.Tensor,
+                    mask_unit: int,
                     owner: str = 'the encoder') -> torch.Tensor:
     """Validate an encoder's input size and unit mask; returns the mask.
 

@@ -109,9 +109,9 @@ def depthwise_conv_tokens(x: torch.Tensor, neighbours: torch.Tensor,
     """
     C = x.shape[-1]
     k = conv.kernel_size[0]
-    if not (conv.groups == conv.in_channels == conv.out_channels == C
-            and conv.kernel_size == (k, k) and conv.stride == (1, 1)
-            and conv.padding == (k // 2, k // 2) and conv.dilation == (1, 1)):
+    if not (conv.groups == conv.in_channels == conv.out_channels == C and conv.kernel_size == (k, k)
+            and conv.stride == (1, 1) and conv.padding == (k // 2, k // 2)
+            and conv.dilation == (1, 1)):
         raise NotImplementedError(
             'depthwise_conv_tokens supports a depthwise k x k convolution with stride 1 and '
             f'padding k // 2, got {conv}')

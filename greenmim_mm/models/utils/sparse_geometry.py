@@ -120,8 +120,9 @@ def neighbour_index(tokens: StageTokens, kernel_size: int = 3) -> torch.Tensor:
     cols = tokens.coords[:, 1:] + dw  # (M, k*k)
     inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
     pos = rows.clamp(0, H - 1) * W + cols.clamp(0, W - 1)  # (M, k*k)
-    sample = (torch.zeros(tokens.coords.shape[0], dtype=torch.long, device=device)
-              if shared else tokens.sample_ids)
+    sample = (
+        torch.zeros(tokens.coords.shape[0], dtype=torch.long, device=device)
+        if shared else tokens.sample_ids)
     idx = position[sample[:, None], pos].masked_fill(~inside, n)  # (M, k*k)
     if shared:
         return idx

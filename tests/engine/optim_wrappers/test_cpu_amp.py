@@ -10,10 +10,7 @@ from greenmim_mm.engine.optim_wrappers import CpuAmpOptimWrapper
 
 def build(model: nn.Module, scope: str) -> CpuAmpOptimWrapper:
     """Build the wrapper by its type name, as tools/train.py --amp configures it."""
-    cfg = dict(
-        type='CpuAmpOptimWrapper',
-        dtype='bfloat16',
-        optimizer=dict(type='SGD', lr=0.1))
+    cfg = dict(type='CpuAmpOptimWrapper', dtype='bfloat16', optimizer=dict(type='SGD', lr=0.1))
     with DefaultScope.overwrite_default_scope(scope):
         return build_optim_wrapper(model, cfg)
 
@@ -61,5 +58,5 @@ def test_upstream_amp_wrapper_still_refuses_cpu():
     """mmengine's ``AmpOptimWrapper`` asserts a GPU; the day it builds on a CPU-only machine,
     this fails: delete greenmim_mm/engine/optim_wrappers/cpu_amp.py."""
     with pytest.raises(AssertionError):
-        AmpOptimWrapper(dtype='bfloat16',
-                        optimizer=torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1))
+        AmpOptimWrapper(
+            dtype='bfloat16', optimizer=torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1))

@@ -43,14 +43,19 @@ def settings_of(optimizer):
     """Parameter name-free map: id(param) -> (lr, weight_decay)."""
     return {
         id(p): (g['lr'], g['weight_decay'])
-        for g in optimizer.param_groups for p in g['params']
+        for g in optimizer.param_groups
+        for p in g['params']
     }
 
 
 def test_merge_param_groups_keeps_order_and_settings():
     a, b, c, d = (nn.Parameter(torch.zeros(1)) for _ in range(4))
-    groups = [dict(params=[a], lr=1., weight_decay=0.), dict(params=[b], lr=1., weight_decay=.1),
-              dict(params=[c], lr=1., weight_decay=0.), dict(params=[d], lr=2., weight_decay=.1)]
+    groups = [
+        dict(params=[a], lr=1., weight_decay=0.),
+        dict(params=[b], lr=1., weight_decay=.1),
+        dict(params=[c], lr=1., weight_decay=0.),
+        dict(params=[d], lr=2., weight_decay=.1)
+    ]
     merged = merge_param_groups(groups)
     assert [[id(p) for p in g['params']] for g in merged] == [[id(a), id(c)], [id(b)], [id(d)]]
     assert [(g['lr'], g['weight_decay']) for g in merged] == [(1., 0.), (1., .1), (2., .1)]

@@ -9,8 +9,7 @@ from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 import greenmim_mm  # noqa: F401  (registers the wrappers)
-from greenmim_mm.engine.optim_wrappers import (NonFiniteSkipAmpOptimWrapper,
-                                               NonFiniteSkipCpuAmpOptimWrapper,
+from greenmim_mm.engine.optim_wrappers import (NonFiniteSkipCpuAmpOptimWrapper,
                                                NonFiniteSkipOptimWrapper, NonFiniteStepError)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
@@ -62,8 +61,10 @@ def test_non_finite_loss_skips_the_step_and_counts(name, bad):
     wrapper.update_params(loss_of(model, wrapper))  # a real step: AdamW state exists
     before = snapshot(model, wrapper)
     for count in (1, 2):
-        with pytest.warns(RuntimeWarning, match=rf'skipped, weights unchanged: loss not '
-                          rf'finite.*\({count} consecutive skip\(s\), {count} in total\)'):
+        with pytest.warns(
+                RuntimeWarning,
+                match=rf'skipped, weights unchanged: loss not '
+                rf'finite.*\({count} consecutive skip\(s\), {count} in total\)'):
             wrapper.update_params(loss_of(model, wrapper, scale=bad))
         assert_same(before, snapshot(model, wrapper))
         assert all(p.grad is None or not p.grad.abs().sum() for p in model.parameters())
@@ -90,8 +91,9 @@ def test_too_many_consecutive_skips_stop_the_run():
     with pytest.warns(RuntimeWarning):
         for _ in range(2):
             wrapper.update_params(loss_of(model, wrapper, scale=float('nan')))
-        with pytest.raises(NonFiniteStepError,
-                           match=r'3 consecutive optimizer steps.*max_consecutive_skips=3'):
+        with pytest.raises(
+                NonFiniteStepError,
+                match=r'3 consecutive optimizer steps.*max_consecutive_skips=3'):
             wrapper.update_params(loss_of(model, wrapper, scale=float('nan')))
 
 
@@ -113,8 +115,8 @@ def test_grad_norm_is_logged_before_clipping(clip):
     wrapper.message_hub = hub
     loss = loss_of(model, wrapper)
     expected = torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)
-    expected = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
-                                                     for g in expected]))
+    expected = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g) for g in expected]))
     wrapper.update_params(loss)
     logged = hub.get_scalar('train/grad_norm').current()
     assert logged == pytest.approx(float(expected), rel=1e-6)
@@ -129,8 +131,12 @@ def test_bad_limit_is_a_clear_error():
 @CUDA
 @pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
 def test_cuda_amp_non_finite_loss_is_skipped_and_scale_backs_off(dtype):
-    model, wrapper = build('NonFiniteSkipAmpOptimWrapper', device='cuda', dtype=dtype,
-                           loss_scale='dynamic', max_consecutive_skips=2)
+    model, wrapper = build(
+        'NonFiniteSkipAmpOptimWrapper',
+        device='cuda',
+        dtype=dtype,
+        loss_scale='dynamic',
+        max_consecutive_skips=2)
     assert isinstance(wrapper, AmpOptimWrapper)
     wrapper.update_params(loss_of(model, wrapper, device='cuda'))
     before = snapshot(model, wrapper)

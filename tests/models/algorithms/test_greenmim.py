@@ -108,8 +108,7 @@ def test_mask_seed_defaults_to_the_runner_seed(hub_iter):
     hub_iter(9)
     torch.manual_seed(2024)
     model.loss(torch.randn(2, 3, IMG, IMG), [])
-    assert torch.equal(seen[0],
-                       random_unit_mask(2, (3, 3), 0.5, generator=mask_generator(2024, 9)))
+    assert torch.equal(seen[0], random_unit_mask(2, (3, 3), 0.5, generator=mask_generator(2024, 9)))
 
 
 def test_training_step_leaves_global_rng_alone(hub_iter):

@@ -30,8 +30,7 @@ def loss_and_grads(model: GreenMIM, inputs, dtype, dense: bool):
     backbone = model.backbone
     if dense:
         backbone.forward = lambda x, mask=None: tuple(reference_forward(backbone, x, mask))
-    ctx = (torch.autocast('cpu', dtype=dtype) if dtype is not None else
-           contextlib.nullcontext())
+    ctx = (torch.autocast('cpu', dtype=dtype) if dtype is not None else contextlib.nullcontext())
     try:
         with ctx:
             loss = model.loss(inputs, [])['loss']
@@ -47,16 +46,18 @@ def test_bf16_loss_and_gradients(hub_iter):  # noqa: F811
     hub_iter(5)
     model = build_tiny()
     inputs = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
-    truth_loss, truth_grads = loss_and_grads(copy.deepcopy(model).double(), inputs.double(),
-                                             None, dense=True)
+    truth_loss, truth_grads = loss_and_grads(
+        copy.deepcopy(model).double(), inputs.double(), None, dense=True)
     sparse_loss, sparse_grads = loss_and_grads(model, inputs, torch.bfloat16, dense=False)
     dense_loss, dense_grads = loss_and_grads(model, inputs, torch.bfloat16, dense=True)
     loss_err = (abs(float(sparse_loss - truth_loss)) / abs(float(truth_loss)),
                 abs(float(dense_loss - truth_loss)) / abs(float(truth_loss)))
     assert loss_err[0] <= max(FACTOR * loss_err[1], FLOOR * 2.0**-2), loss_err
     assert sparse_grads.keys() == dense_grads.keys() == truth_grads.keys()
-    errs = {n: (rel_err(sparse_grads[n], t), rel_err(dense_grads[n], t))
-            for n, t in truth_grads.items()}
+    errs = {
+        n: (rel_err(sparse_grads[n], t), rel_err(dense_grads[n], t))
+        for n, t in truth_grads.items()
+    }
     worst = max(s for s, _ in errs.values()), max(d for _, d in errs.values())
     assert worst[0] <= FACTOR * worst[1], worst
     for name, (s, d) in errs.items():

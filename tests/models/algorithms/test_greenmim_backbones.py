@@ -10,9 +10,15 @@ from greenmim_mm.models.utils.sparse_geometry import stage_tokens
 
 TINY_SVT = dict(
     type='GreenMIMSVT',
-    arch=dict(embed_dims=[16, 16, 32, 32], depths=[2, 2, 2, 2], num_heads=[1, 1, 2, 2],
-              patch_sizes=[4, 2, 2, 2], strides=[4, 2, 2, 2], mlp_ratios=[2, 2, 2, 2],
-              sr_ratios=[8, 4, 2, 1], window_sizes=[7, 7, 7, 7]),
+    arch=dict(
+        embed_dims=[16, 16, 32, 32],
+        depths=[2, 2, 2, 2],
+        num_heads=[1, 1, 2, 2],
+        patch_sizes=[4, 2, 2, 2],
+        strides=[4, 2, 2, 2],
+        mlp_ratios=[2, 2, 2, 2],
+        sr_ratios=[8, 4, 2, 1],
+        window_sizes=[7, 7, 7, 7]),
     qkv_bias=True,
     norm_after_stage=[False, False, False, True])
 
@@ -21,8 +27,11 @@ def cfg(backbone, embed_dim=32, **kwargs):
     out = dict(
         type='GreenMIM',
         backbone=backbone,
-        neck=dict(type='GreenMIMPretrainDecoder', embed_dim=embed_dim, decoder_embed_dim=32,
-                  decoder_num_heads=2),
+        neck=dict(
+            type='GreenMIMPretrainDecoder',
+            embed_dim=embed_dim,
+            decoder_embed_dim=32,
+            decoder_num_heads=2),
         head=dict(type='GreenMIMPretrainHead'),
         mask_ratio=0.5)
     out.update(kwargs)
@@ -98,8 +107,9 @@ def test_the_mixin_names_what_a_subclass_has_left_to_write():
 
 
 def test_unit_and_out_indices_checks_use_the_declarations():
-    with pytest.raises(ValueError, match=r"mask_unit=16 must equal the encoder's total stride "
-                       r'\(32 px'):
+    with pytest.raises(
+            ValueError, match=r"mask_unit=16 must equal the encoder's total stride "
+            r'\(32 px'):
         MODELS.build(cfg(TINY_SVT, mask_unit=16))
     with pytest.raises(ValueError, match='out_indices'):
         MODELS.build(cfg(dict(TINY_SVT, out_indices=(2, ))))
@@ -123,5 +133,5 @@ def test_dense_baseline_runs_the_same_model_densely():
     # ... but with nothing masked, both are the same model.
     none = torch.zeros_like(mask)
     with torch.no_grad():
-        torch.testing.assert_close(dense.forward_masked(x, none), sparse.forward_masked(x, none),
-                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            dense.forward_masked(x, none), sparse.forward_masked(x, none), rtol=1e-4, atol=1e-5)

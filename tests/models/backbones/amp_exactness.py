@@ -23,8 +23,9 @@ def outputs_and_grads(model, x: torch.Tensor, mask: torch.Tensor, forward: Calla
     """Stage outputs and parameter gradients (float64 copies) of ``sum_i <out_i, w_i>``,
     the forward under ``dtype`` autocast (None: none), backward outside it."""
     model.zero_grad()
-    ctx = (torch.autocast(x.device.type, dtype=dtype) if dtype is not None else
-           contextlib.nullcontext())
+    ctx = (
+        torch.autocast(x.device.type, dtype=dtype)
+        if dtype is not None else contextlib.nullcontext())
     with ctx:
         outs = forward(model, x, mask)
     loss = sum((o.to(w.dtype) * w).sum() for o, w in zip(outs, weights))
@@ -45,8 +46,8 @@ def autocast_errors(model, x: torch.Tensor, mask: torch.Tensor, dtype: torch.dty
     with torch.no_grad():
         shapes = [o.shape for o in sparse_forward(model64, x.double(), mask)]
     weights = [torch.randn(s, generator=gen, dtype=torch.float64).to(x.device) for s in shapes]
-    truth_out, truth_grad = outputs_and_grads(model64, x.double(), mask, reference_forward,
-                                              None, weights)
+    truth_out, truth_grad = outputs_and_grads(model64, x.double(), mask, reference_forward, None,
+                                              weights)
     results = {}
     for name, forward in (('sparse', sparse_forward), ('dense', reference_forward)):
         results[name] = outputs_and_grads(model, x, mask, forward, dtype,
@@ -57,6 +58,8 @@ def autocast_errors(model, x: torch.Tensor, mask: torch.Tensor, dtype: torch.dty
     out = [(rel_err(s, t), rel_err(d, t))
            for s, d, t in zip(results['sparse'][0], results['dense'][0], truth_out)]
     assert truth_grad.keys() == results['sparse'][1].keys() == results['dense'][1].keys()
-    grad = {n: (rel_err(results['sparse'][1][n], t), rel_err(results['dense'][1][n], t))
-            for n, t in truth_grad.items()}
+    grad = {
+        n: (rel_err(results['sparse'][1][n], t), rel_err(results['dense'][1][n], t))
+        for n, t in truth_grad.items()
+    }
     return dict(out=out, grad=grad, dtypes=dtypes)

@@ -12,8 +12,12 @@ def build(window_size=7, img_size=224, seed=0, **kwargs) -> GreenMIMSwinTransfor
     """A tiny 4-stage GreenMIM Swin in eval mode, with large relative position tables."""
     torch.manual_seed(seed)
     model = GreenMIMSwinTransformer(
-        arch=TINY, img_size=img_size, window_size=window_size, drop_path_rate=0.,
-        out_indices=(0, 1, 2, 3), **kwargs)
+        arch=TINY,
+        img_size=img_size,
+        window_size=window_size,
+        drop_path_rate=0.,
+        out_indices=(0, 1, 2, 3),
+        **kwargs)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if 'relative_position_bias_table' in name:
@@ -35,8 +39,7 @@ def check_exact(model, x, mask, atol=1e-4):
             weights = [torch.randn(o.shape, generator=g).to(o.device) for o in outs]
         loss = sum((o * w).sum() for o, w in zip(outs, weights))
         loss.backward()
-        grads.append({n: p.grad.clone() for n, p in model.named_parameters()
-                      if p.grad is not None})
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
         outs_all.append([o.detach() for o in outs])
     for sparse, dense in zip(*outs_all):
         assert sparse.shape == dense.shape

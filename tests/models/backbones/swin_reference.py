@@ -15,8 +15,8 @@ def _region_labels(hw, window_size, shift_size):
     """Swin's region ids of the padded, rolled grid (mmpretrain's get_attn_mask slices)."""
     labels = torch.zeros(hw, dtype=torch.long)
     if shift_size > 0:
-        slices = (slice(0, -window_size), slice(-window_size, -shift_size),
-                  slice(-shift_size, None))
+        slices = (slice(0, -window_size), slice(-window_size,
+                                                -shift_size), slice(-shift_size, None))
         cnt = 0
         for h in slices:
             for w in slices:

@@ -103,8 +103,13 @@ def test_dense_forward_identical_and_state_dict_round_trip():
 def test_swin_b_state_dict_matches_and_registry_builds():
     ours = MODELS.build(dict(type='GreenMIMSwinTransformer', arch='base'))
     dense = SwinTransformer(arch='base')
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: v.shape for k, v in dense.state_dict().items()}
+    assert {
+        k: v.shape
+        for k, v in ours.state_dict().items()
+    } == {
+        k: v.shape
+        for k, v in dense.state_dict().items()
+    }
 
 
 def test_train_mode_drop_path_runs_and_backprops():
@@ -131,16 +136,19 @@ def test_with_cp_matches():
 def test_bad_input_size(hw):
     model = build(7, 224)
     with pytest.raises(ValueError, match='multiples of 32'):
-        model(torch.randn(1, 3, *hw), torch.zeros(1, max(hw[0] // 32, 1),
-                                                 max(hw[1] // 32, 1), dtype=torch.bool))
+        model(
+            torch.randn(1, 3, *hw),
+            torch.zeros(1, max(hw[0] // 32, 1), max(hw[1] // 32, 1), dtype=torch.bool))
 
 
-@pytest.mark.parametrize('mask', [
-    torch.zeros(1, 7, 7),  # float
-    torch.zeros(1, 7, 6, dtype=torch.bool),
-    torch.zeros(7, 7, dtype=torch.bool),
-    torch.zeros(2, 7, 7, dtype=torch.bool),  # batch mismatch
-])
+@pytest.mark.parametrize(
+    'mask',
+    [
+        torch.zeros(1, 7, 7),  # float
+        torch.zeros(1, 7, 6, dtype=torch.bool),
+        torch.zeros(7, 7, dtype=torch.bool),
+        torch.zeros(2, 7, 7, dtype=torch.bool),  # batch mismatch
+    ])
 def test_bad_mask(mask):
     model = build(7, 224)
     with pytest.raises(ValueError, match=r'mask must be a torch.bool tensor of shape'):
@@ -185,8 +193,8 @@ def test_no_leak_across_windows_with_large_logits():
 
 @pytest.mark.parametrize('autocast', [None, torch.bfloat16])
 def test_sparse_blocks_use_the_memory_lean_functions(autocast):
-    # The memory figures of tools/analysis_tools/benchmark.py rely on these; a refactor that falls back to
-    # the plain modules would still be exact, so check the graph itself (also under AMP).
+    # The memory figures of tools/analysis_tools/benchmark.py rely on these; a refactor that falls
+    # back to the plain modules would still be exact, so check the graph itself (also under AMP).
     model = build(7, 224)
     model.train()
     x = torch.randn(2, 3, 224, 224)

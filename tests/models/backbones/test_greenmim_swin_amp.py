@@ -138,8 +138,8 @@ def test_autocast_keeps_no_weight_copies_for_backward(shadow):
             model(x, mask)
 
     # the probe sees what plain autocast keeps
-    assert reduced_precision_weight_copies(model, plain, torch.bfloat16) == {
-        'stages.0.blocks.0.attn.w_msa.qkv.weight'}
+    assert reduced_precision_weight_copies(
+        model, plain, torch.bfloat16) == {'stages.0.blocks.0.attn.w_msa.qkv.weight'}
     kept = reduced_precision_weight_copies(model, sparse, torch.bfloat16)
     # Only the patch embedding's convolution is an ordinary module (a few thousand weights).
     assert kept <= {'patch_embed.projection.weight'}, sorted(kept)

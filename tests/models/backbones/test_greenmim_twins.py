@@ -8,13 +8,16 @@ import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones import GreenMIMPCPVT, GreenMIMSVT
 from greenmim_mm.models.utils.masking import random_unit_mask
 from tests.helpers import randomize_weights
-
 from .twins_reference import reference_forward
 
 # Tiny archs: two blocks in most stages (SVT: an LSA and a GSA layer), sr 8/4/2/1.
 PCPVT_ARCH = dict(
-    embed_dims=[16, 24, 32, 40], depths=[2, 1, 2, 1], num_heads=[1, 2, 2, 4],
-    patch_sizes=[4, 2, 2, 2], strides=[4, 2, 2, 2], mlp_ratios=[2, 2, 2, 2],
+    embed_dims=[16, 24, 32, 40],
+    depths=[2, 1, 2, 1],
+    num_heads=[1, 2, 2, 4],
+    patch_sizes=[4, 2, 2, 2],
+    strides=[4, 2, 2, 2],
+    mlp_ratios=[2, 2, 2, 2],
     sr_ratios=[8, 4, 2, 1])
 SVT_ARCH = dict(PCPVT_ARCH, depths=[2, 2, 2, 2], window_sizes=[7, 7, 7, 7])
 SVT_SMALL_WINDOWS = dict(SVT_ARCH, window_sizes=[5, 3, 3, 2])
@@ -25,8 +28,11 @@ MAX_ERRORS = {}
 
 def build(cls, arch, **kwargs):
     torch.manual_seed(0)
-    cfg = dict(arch=arch, out_indices=(0, 1, 2, 3), qkv_bias=True,
-               norm_after_stage=[True, True, True, True])
+    cfg = dict(
+        arch=arch,
+        out_indices=(0, 1, 2, 3),
+        qkv_bias=True,
+        norm_after_stage=[True, True, True, True])
     cfg.update(kwargs)
     model = cls(**cfg)
     # Init-sized weights, but no norm or bias at 1 / 0: every gradient is checked.
@@ -56,14 +62,12 @@ def report_errors():
                                                (GreenMIMSVT, SVT, SVT_ARCH)])
 def test_state_dict_matches_the_parent_both_ways(cls, parent, arch):
     ours = build(cls, arch)
-    theirs = parent(arch=arch, out_indices=(0, 1, 2, 3), qkv_bias=True,
-                    norm_after_stage=[True] * 4)
+    theirs = parent(arch=arch, out_indices=(0, 1, 2, 3), qkv_bias=True, norm_after_stage=[True] * 4)
     ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
     assert list(ours_sd) == list(theirs_sd)
     assert all(ours_sd[k].shape == theirs_sd[k].shape for k in ours_sd)
     theirs.load_state_dict(ours_sd, strict=True)
-    fresh = cls(arch=arch, out_indices=(0, 1, 2, 3), qkv_bias=True,
-                norm_after_stage=[True] * 4)
+    fresh = cls(arch=arch, out_indices=(0, 1, 2, 3), qkv_bias=True, norm_after_stage=[True] * 4)
     fresh.load_state_dict(theirs.state_dict(), strict=True)
     # Without a mask our forward is the parent's dense forward.
     x = torch.randn(1, 3, 96, 64)
@@ -115,8 +119,7 @@ def test_sparse_equals_dense_without_masked_tokens(cls, arch, hw, per_sample):
     B = 2
     x = torch.randn(B, 3, *hw)
     g = torch.Generator().manual_seed(hw[0] + hw[1] + per_sample)
-    mask = random_unit_mask(B, (hw[0] // 32, hw[1] // 32), 0.75, per_sample=per_sample,
-                            generator=g)
+    mask = random_unit_mask(B, (hw[0] // 32, hw[1] // 32), 0.75, per_sample=per_sample, generator=g)
     _compare(model, x, mask, f'{cls.__name__} {hw}')
 
 
@@ -145,8 +148,8 @@ def test_nothing_masked_equals_the_parent_and_the_oracle(cls, parent, arch, hw):
 def test_masked_pixels_change_no_visible_output(cls, arch):
     model = build(cls, arch).eval()
     x = torch.randn(2, 3, 160, 96)
-    mask = random_unit_mask(2, (5, 3), 0.6, per_sample=True,
-                            generator=torch.Generator().manual_seed(3))
+    mask = random_unit_mask(
+        2, (5, 3), 0.6, per_sample=True, generator=torch.Generator().manual_seed(3))
     hidden = mask.repeat_interleave(32, 1).repeat_interleave(32, 2)[:, None]  # (B, 1, H, W)
     x2 = torch.where(hidden, 100 * torch.randn_like(x), x)
     with torch.no_grad():
@@ -172,8 +175,8 @@ def test_float64_is_exact():
     """In float64 the sparse model and the oracle agree to rounding (~1e-15)."""
     model = build(GreenMIMSVT, SVT_SMALL_WINDOWS).double()
     x = torch.randn(2, 3, 160, 96, dtype=torch.float64)
-    mask = random_unit_mask(2, (5, 3), 0.75, per_sample=True,
-                            generator=torch.Generator().manual_seed(4))
+    mask = random_unit_mask(
+        2, (5, 3), 0.75, per_sample=True, generator=torch.Generator().manual_seed(4))
     outs, grads = _run(model, x, mask, sparse=True)
     ref_outs, ref_grads = _run(model, x, mask, sparse=False)
     for a, b in zip(outs, ref_outs):

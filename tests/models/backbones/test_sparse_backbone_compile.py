@@ -30,15 +30,24 @@ IMG = 128  # a 4x4 grid of 32-px units; mask 0.75 keeps 4 units (256 stage-0 tok
 def tiny_swin() -> GreenMIMSwinTransformer:
     """Window 4: stages 0 and 1 pack windows into several groups, with both shifts."""
     return GreenMIMSwinTransformer(
-        arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 1, 2, 2]), img_size=IMG,
-        window_size=4, drop_path_rate=0., out_indices=(3, ))
+        arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 1, 2, 2]),
+        img_size=IMG,
+        window_size=4,
+        drop_path_rate=0.,
+        out_indices=(3, ))
 
 
 def tiny_svt() -> GreenMIMSVT:
     return GreenMIMSVT(
-        arch=dict(embed_dims=[16, 16, 32, 32], depths=[2, 2, 2, 2], num_heads=[1, 1, 2, 2],
-                  patch_sizes=[4, 2, 2, 2], strides=[4, 2, 2, 2], mlp_ratios=[2, 2, 2, 2],
-                  sr_ratios=[8, 4, 2, 1], window_sizes=[4, 4, 4, 4]),
+        arch=dict(
+            embed_dims=[16, 16, 32, 32],
+            depths=[2, 2, 2, 2],
+            num_heads=[1, 1, 2, 2],
+            patch_sizes=[4, 2, 2, 2],
+            strides=[4, 2, 2, 2],
+            mlp_ratios=[2, 2, 2, 2],
+            sr_ratios=[8, 4, 2, 1],
+            window_sizes=[4, 4, 4, 4]),
         norm_after_stage=[False, False, False, True])
 
 
@@ -74,8 +83,7 @@ def graph_break_functions() -> set:
 
 def outputs_and_grads(model, x, mask):
     out = model(x, mask)[-1]
-    grads = torch.autograd.grad(out.square().sum(), [x, *model.parameters()],
-                                allow_unused=True)
+    grads = torch.autograd.grad(out.square().sum(), [x, *model.parameters()], allow_unused=True)
     return out.detach(), grads
 
 
@@ -115,9 +123,15 @@ def test_train_step_under_mmengine_compile(fresh_dynamo):
         backbone=dict(
             type='GreenMIMSwinTransformer',
             arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 1, 2, 2]),
-            img_size=IMG, window_size=4, drop_path_rate=0., out_indices=(3, )),
-        neck=dict(type='GreenMIMPretrainDecoder', embed_dim=128, decoder_embed_dim=32,
-                  decoder_num_heads=2),
+            img_size=IMG,
+            window_size=4,
+            drop_path_rate=0.,
+            out_indices=(3, )),
+        neck=dict(
+            type='GreenMIMPretrainDecoder',
+            embed_dim=128,
+            decoder_embed_dim=32,
+            decoder_num_heads=2),
         head=dict(type='GreenMIMPretrainHead'),
         mask_seed=0)
     torch.manual_seed(0)
@@ -127,8 +141,8 @@ def test_train_step_under_mmengine_compile(fresh_dynamo):
     backend = CountingBackend()
     model.train_step = torch.compile(model.train_step, backend=backend)
     wrappers = [OptimWrapper(torch.optim.SGD(m.parameters(), lr=0.1)) for m in (eager, model)]
-    data = dict(inputs=torch.randint(0, 256, (2, 3, IMG, IMG), dtype=torch.uint8),
-                data_samples=None)
+    data = dict(
+        inputs=torch.randint(0, 256, (2, 3, IMG, IMG), dtype=torch.uint8), data_samples=None)
     hub = MessageHub.get_instance('test_train_step_under_mmengine_compile')
     graphs = []
     for i in range(8):

@@ -14,8 +14,7 @@ Outputs are gathered at the visible positions of each stage.
 """
 import torch
 import torch.nn.functional as F
-from mmpretrain.models.backbones.twins import (GlobalSubsampledAttention,
-                                               LocallyGroupedSelfAttention)
+from mmpretrain.models.backbones.twins import GlobalSubsampledAttention, LocallyGroupedSelfAttention
 
 
 def _attend(q, k, v, allowed, scale):
@@ -43,8 +42,8 @@ def masked_gsa(attn: GlobalSubsampledAttention, x, hw, visible):
         y = attn.norm(y.reshape(B, C, -1).permute(0, 2, 1))
         key_visible = F.max_pool2d(visible[:, None].float(), sr, sr).flatten(1) > 0
         # A cell is either fully visible or fully masked (sr tokens divide the unit).
-        assert torch.equal(key_visible,
-                           -F.max_pool2d(-visible[:, None].float(), sr, sr).flatten(1) > 0)
+        assert torch.equal(key_visible, -F.max_pool2d(-visible[:, None].float(), sr, sr).flatten(1)
+                           > 0)
     else:
         y = x
     kv = attn.kv(y).reshape(B, -1, 2, nH, C // nH).permute(2, 0, 3, 1, 4)

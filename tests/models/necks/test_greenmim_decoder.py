@@ -8,8 +8,13 @@ from greenmim_mm.models.utils.masking import random_unit_mask
 
 
 def small_decoder(**kwargs) -> GreenMIMPretrainDecoder:
-    cfg = dict(patch_size=4, in_chans=3, embed_dim=24, decoder_embed_dim=16, decoder_depth=1,
-               decoder_num_heads=2)
+    cfg = dict(
+        patch_size=4,
+        in_chans=3,
+        embed_dim=24,
+        decoder_embed_dim=16,
+        decoder_depth=1,
+        decoder_num_heads=2)
     cfg.update(kwargs)
     decoder = GreenMIMPretrainDecoder(**cfg)
     decoder.init_weights()

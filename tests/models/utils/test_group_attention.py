@@ -13,8 +13,8 @@ def small_case(dtype=torch.float32, threshold=None, seed=0):
     mask = torch.tensor([[[False, True, True], [True, False, False]]])  # 2x3 units
     tokens = stage_tokens(mask, 4)  # 8x12 grid, 48 visible tokens
     ws, shift = 3, 1
-    layout = build_group_layout(tokens.coords, tokens.grid_hw, ws, shift,
-                                single_group_threshold=threshold)
+    layout = build_group_layout(
+        tokens.coords, tokens.grid_hw, ws, shift, single_group_threshold=threshold)
     msa = WindowMSA(8, (ws, ws), 2).to(dtype)
     with torch.no_grad():
         msa.relative_position_bias_table.normal_()
@@ -53,8 +53,8 @@ def test_fixed_group_size_and_empty_groups_change_nothing():
     """The static-shape layout of a compiled forward (groups of ws^2 slots, padded with empty
     groups) gives the per-window result, and no gradient reaches the padding."""
     msa, x, _, tokens, ws, shift = small_case(threshold=0)
-    layout = build_group_layout(tokens.coords, tokens.grid_hw, ws, shift,
-                                single_group_threshold=0, group_size=ws * ws)
+    layout = build_group_layout(
+        tokens.coords, tokens.grid_hw, ws, shift, single_group_threshold=0, group_size=ws * ws)
     padded = pad_groups(layout, layout.num_groups + 2)
     x = x.requires_grad_()
     ref = per_window_reference(msa, x, tokens, ws, shift)
@@ -81,8 +81,11 @@ def test_gradcheck_float64():
     msa, x, layout, *_ = small_case(torch.float64, threshold=0)
     assert layout.num_groups > 1
     x = x.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: group_window_attention(msa, x, layout), (x, ),
-                                    eps=1e-6, atol=1e-5, fast_mode=True)
+    assert torch.autograd.gradcheck(
+        lambda x: group_window_attention(msa, x, layout), (x, ),
+        eps=1e-6,
+        atol=1e-5,
+        fast_mode=True)
     # Parameter gradients (the relative position bias table included) through the layout.
     caller = _Caller(msa, layout)
     names = [n for n, _ in caller.named_parameters()]
@@ -172,13 +175,15 @@ def test_under_autocast_as_exact_as_per_window_modules(device, dtype, logit_scal
     with torch.no_grad():
         msa.qkv.weight.mul_(logit_scale)
     msa, x = msa.to(device), x.to(device)
-    layout = layout._replace(**{f: getattr(layout, f).to(device) for f in (
-        'gather_index', 'slot_index', 'attn_mask', 'rel_pos_index')})
+    layout = layout._replace(
+        **{
+            f: getattr(layout, f).to(device)
+            for f in ('gather_index', 'slot_index', 'attn_mask', 'rel_pos_index')
+        })
     tokens = tokens._replace(coords=tokens.coords.to(device))
     lean_fn = lambda m, t: group_window_attention(m, t, layout)  # noqa: E731
     ref_fn = lambda m, t: per_window_reference(m, t, tokens, ws, shift)  # noqa: E731
-    truth, truth_grads = _outputs_and_grads(lean_fn, copy.deepcopy(msa).double(), x.double(),
-                                            None)
+    truth, truth_grads = _outputs_and_grads(lean_fn, copy.deepcopy(msa).double(), x.double(), None)
     out, grads = _outputs_and_grads(lean_fn, msa, x, dtype)
     assert 'GroupAttention' in type(out.grad_fn).__name__  # the lean path, not SDPA
     assert out.dtype == dtype

@@ -7,8 +7,8 @@ import torch
 
 from greenmim_mm.models.utils.grouping import (build_group_layout, group_count_buckets,
                                                pack_first_fit_decreasing, pack_greedy_knapsack,
-                                               pack_windows, pad_groups,
-                                               relative_position_index, window_ids)
+                                               pack_windows, pad_groups, relative_position_index,
+                                               window_ids)
 from greenmim_mm.models.utils.sparse_geometry import merge_index, stage_tokens
 
 
@@ -56,12 +56,11 @@ def brute_force_min_groups(counts, capacity):
     return n
 
 
-@pytest.mark.parametrize('hw,ws,shift', [((14, 14), 7, 0), ((14, 14), 7, 3),
-                                         ((12, 18), 6, 3), ((7, 7), 14, 7),
-                                         ((10, 6), 14, 7)])
+@pytest.mark.parametrize('hw,ws,shift', [((14, 14), 7, 0), ((14, 14), 7, 3), ((12, 18), 6, 3),
+                                         ((7, 7), 14, 7), ((10, 6), 14, 7)])
 def test_window_ids_match_swin_partition(hw, ws, shift):
-    coords = torch.stack(torch.meshgrid(torch.arange(hw[0]), torch.arange(hw[1]),
-                                        indexing='ij'), -1).view(-1, 2)
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(hw[0]), torch.arange(hw[1]), indexing='ij'), -1).view(-1, 2)
     ids = window_ids(coords, hw, ws, shift).tolist()
     keys = swin_same_window(coords, hw, ws, shift)
     for i, j in itertools.combinations(range(len(ids)), 2):
@@ -87,8 +86,9 @@ def test_greedy_takes_the_fullest_subset_first():
         counts = [rng.randint(1, capacity) for _ in range(rng.randint(1, 9))]
         groups = pack_greedy_knapsack(counts, capacity)
         check_packing(groups, counts, capacity)
-        best = max(sum(s) for r in range(len(counts) + 1)
-                   for s in itertools.combinations(counts, r) if sum(s) <= capacity)
+        best = max(
+            sum(s) for r in range(len(counts) + 1) for s in itertools.combinations(counts, r)
+            if sum(s) <= capacity)
         assert sum(counts[w] for w in groups[0]) == best
 
 
@@ -128,10 +128,9 @@ def test_relative_position_index_matches_swin_buffer():
     from mmpretrain.models.utils.attention import WindowMSA
     ws = 5
     msa = WindowMSA(8, (ws, ws), 2)
-    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws),
-                                        indexing='ij'), -1).view(-1, 2)
-    assert torch.equal(relative_position_index(coords, coords, ws),
-                       msa.relative_position_index)
+    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij'),
+                         -1).view(-1, 2)
+    assert torch.equal(relative_position_index(coords, coords, ws), msa.relative_position_index)
 
 
 @pytest.mark.parametrize('threshold', [None, 0])
@@ -142,8 +141,13 @@ def test_group_layout_gathers_every_token_once(threshold):
     mask[1] = mask[0]
     tokens = stage_tokens(mask, 4)  # shared? no: two identical samples given as per-sample
     ws, shift = 7, 3
-    layout = build_group_layout(tokens.coords, tokens.grid_hw, ws, shift, tokens.sample_ids,
-                                single_group_threshold=threshold)
+    layout = build_group_layout(
+        tokens.coords,
+        tokens.grid_hw,
+        ws,
+        shift,
+        tokens.sample_ids,
+        single_group_threshold=threshold)
     n = tokens.coords.shape[0]
     real = layout.gather_index[layout.gather_index < n]
     assert torch.equal(real.sort().values, torch.arange(n))

@@ -12,9 +12,14 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 
 def swin_ffn(dims, ffn_drop=0.):
     # As mmpretrain's SwinBlock builds it.
-    return FFN(embed_dims=dims, feedforward_channels=4 * dims, num_fcs=2, ffn_drop=ffn_drop,
-               dropout_layer=dict(type='DropPath', drop_prob=0.), act_cfg=dict(type='GELU'),
-               add_identity=True)
+    return FFN(
+        embed_dims=dims,
+        feedforward_channels=4 * dims,
+        num_fcs=2,
+        ffn_drop=ffn_drop,
+        dropout_layer=dict(type='DropPath', drop_prob=0.),
+        act_cfg=dict(type='GELU'),
+        add_identity=True)
 
 
 def grads_of(fn, x, params):
@@ -53,8 +58,8 @@ def test_layer_norm_linear_matches_modules(bias):
     for a, b in zip(g, g_ref):
         assert torch.allclose(a, b, atol=1e-10)
     # keeps the input, not the normalised tokens
-    assert saved_bytes(lambda t: layer_norm_linear(t, norm, linear), x) < saved_bytes(
-        lambda t: linear(norm(t)), x)
+    assert saved_bytes(lambda t: layer_norm_linear(t, norm, linear),
+                       x) < saved_bytes(lambda t: linear(norm(t)), x)
 
 
 def test_layer_norm_mlp_matches_mmcv_ffn():

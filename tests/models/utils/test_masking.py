@@ -2,9 +2,8 @@
 import pytest
 import torch
 
-from greenmim_mm.models.utils.masking import (check_mask_ratio, mask_generator,
-                                              num_visible_units, random_unit_mask,
-                                              sorted_visible_indices, unit_grid,
+from greenmim_mm.models.utils.masking import (check_mask_ratio, mask_generator, num_visible_units,
+                                              random_unit_mask, sorted_visible_indices, unit_grid,
                                               visible_indices)
 
 

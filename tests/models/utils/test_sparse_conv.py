@@ -5,8 +5,7 @@ from torch import nn
 
 from greenmim_mm.models.utils.sparse_conv import (depthwise_conv_tokens, gather_children,
                                                   patch_conv_pixels, strided_conv_tokens)
-from greenmim_mm.models.utils.sparse_geometry import (merge_index, neighbour_index,
-                                                      stage_tokens)
+from greenmim_mm.models.utils.sparse_geometry import merge_index, neighbour_index, stage_tokens
 from tests.helpers import random_mask
 
 
@@ -42,8 +41,10 @@ def test_merge_index_brute_force(shared, factor):
         pos = {int(p): i for i, p in enumerate(flat_fine[b])}
         for j, p in enumerate(flat_coarse[b].tolist()):
             r, c = divmod(p, W_c)
-            want = [pos[(r * factor + kh) * W_f + c * factor + kw]
-                    for kh in range(factor) for kw in range(factor)]
+            want = [
+                pos[(r * factor + kh) * W_f + c * factor + kw] for kh in range(factor)
+                for kw in range(factor)
+            ]
             assert idx_b[b, j].tolist() == want
 
 

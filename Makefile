@@ -2,7 +2,7 @@
 PYTHON ?= .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench bench-amp benchmark clean-data
+.PHONY: install demo test test-fast bench bench-amp benchmark gain clean-data
 
 install:
 	@bash tools/install.sh
@@ -30,6 +30,13 @@ bench-amp: install
 		--plot docs/benchmark/benchmark_amp.png
 
 benchmark: bench
+
+# Does pre-training pay off? Random init vs GreenMIM vs SimMIM pre-trained for the same
+# wall-clock, each fine-tuned with 3 seeds (docs/en/pretraining_gain.md; ~40 min on 2 cores).
+gain: install
+	$(PYTHON) tools/analysis_tools/pretrain_gain.py \
+		--json docs/pretraining_gain/pretraining_gain.json \
+		--plot docs/pretraining_gain/pretraining_gain.png
 
 clean-data:
 	rm -rf data/demo

@@ -17,6 +17,7 @@ TOOL_PATHS = {
     'dist_train': 'dist_train.sh',
     'dist_test': 'dist_test.sh',
     'benchmark': 'analysis_tools/benchmark.py',
+    'pretrain_gain': 'analysis_tools/pretrain_gain.py',
     'convert_checkpoint': 'model_converters/convert_checkpoint.py',
     'make_demo_data': 'dataset_converters/make_demo_data.py',
     'visualize_reconstruction': 'visualization/visualize_reconstruction.py',

@@ -48,6 +48,6 @@ train_pipeline = [
         mask_patch_size=mask_unit,
         model_patch_size=4,
         mask_ratio=0.6),
-    dict(type='PackInputs', algorithm_keys=['mask'])
+    dict(type='PackInputs')  # packs the mask as a tensor
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

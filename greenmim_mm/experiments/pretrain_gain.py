@@ -109,22 +109,26 @@ def write_config(path: str, base: str, body: str) -> str:
 
 
 def loader_overrides(data_root: str, workers: Optional[int],
-                     names: Sequence[str] = ('train_dataloader', )) -> str:
-    """Config lines pointing the dataloaders at ``data_root`` (and setting their workers)."""
-    extra = '' if workers is None else \
-        f', num_workers={workers}, persistent_workers={workers > 0}'
-    return ''.join(f'{name} = dict(dataset=dict(data_root={data_root + "/"!r}){extra})\n'
-                   for name in names)
+                     names: Sequence[str] = ('train_dataloader', ),
+                     batch_size: Optional[int] = None) -> str:
+    """Config lines pointing the dataloaders at ``data_root`` (and setting their workers and,
+    for the first one, the batch size)."""
+    lines = []
+    for i, name in enumerate(names):
+        extra = '' if workers is None else \
+            f', num_workers={workers}, persistent_workers={workers > 0}'
+        if i == 0 and batch_size is not None:
+            extra += f', batch_size={batch_size}'
+        lines.append(f'{name} = dict(dataset=dict(data_root={data_root + "/"!r}){extra})\n')
+    return ''.join(lines)
 
 
 def pretrain_config(path: str, base: str, data_root: str, iters: int,
                     settings: GainSettings, log_interval: int) -> str:
     """A pre-training config of ``iters`` iterations: warm-up then cosine to the last one."""
     warmup = max(1, min(50, iters // 10))
-    batch = '' if settings.batch_size is None else \
-        f'train_dataloader = dict(batch_size={settings.batch_size})\n'
     body = (
-        loader_overrides(data_root, settings.workers) + batch +
+        loader_overrides(data_root, settings.workers, batch_size=settings.batch_size) +
         f'train_cfg = dict(max_iters={iters})\n'
         'param_scheduler = [\n'
         f'    dict(type="LinearLR", start_factor=1e-2, by_epoch=False, begin=0, end={warmup}),\n'

@@ -33,7 +33,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--tiny', action='store_true',
                         help='a few iterations per arm and one seed (the plumbing test)')
     parser.add_argument('--budget', type=float, dest='budget_s',
-                        help='pre-training wall-clock budget T per arm, seconds (default 600)')
+                        help='pre-training wall-clock budget T per arm, seconds (default 480)')
     parser.add_argument('--seeds', type=int, nargs='+', help='fine-tuning seeds (default 0 1 2)')
     for name in ('num_labeled', 'num_val', 'num_test', 'num_unlabeled', 'finetune_epochs',
                  'batch_size', 'workers'):
@@ -64,12 +64,12 @@ def settings_from(args: argparse.Namespace) -> GainSettings:
 def table(results: dict) -> str:
     """A Markdown table: per arm pre-training iterations, mean, std and every seed."""
     summary, pre = results['summary'], results['pretrain']
-    lines = ['| arm | pre-training iters (measured s) | test top-1 mean | std | seeds | '
+    lines = ['| arm | pre-training iters (run s) | test top-1 mean | std | seeds | '
              'val mean |', '|---|---|---|---|---|---|']
     for arm in ARMS:
         s = summary['arms'][arm]
         iters = '-' if arm == 'random' else \
-            f"{pre[arm]['iters']} ({pre[arm]['train_s']:.0f})"
+            f"{pre[arm]['iters']} ({pre[arm]['wall_s']:.0f})"
         seeds = ', '.join(f'{v:.3f}' for v in s['values'])
         lines.append(f"| {arm} | {iters} | {s['mean']:.3f} | {s['std']:.3f} | {seeds} | "
                      f"{s['val_mean']:.3f} |")

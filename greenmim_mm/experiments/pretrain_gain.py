@@ -65,8 +65,10 @@ class GainSettings:
         workers (int, optional): Data-loading workers of every run; None keeps the configs'.
             Defaults to 0: on 2 cores a worker process costs more than decoding 64-px JPEGs.
         min_pretrain_iters (int): Fewest pre-training iterations an arm gets.
+        max_labeled_instances (int): Most shapes per labeled image (1: the label is the
+            category of the image's one shape; more: of its largest shape).
     """
-    budget_s: float = 480.0
+    budget_s: float = 300.0
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     num_labeled: int = 600
     num_val: int = 500
@@ -80,6 +82,7 @@ class GainSettings:
     batch_size: Optional[int] = None
     workers: Optional[int] = 0
     min_pretrain_iters: int = 2
+    max_labeled_instances: int = 1
 
 
 def tiny_settings() -> GainSettings:
@@ -224,19 +227,37 @@ def measured_step_time(records: Sequence[dict], skip: int) -> float:
     return float(np.median(times))
 
 
+def generate(repo_root: str, out: str, spec: dict) -> None:
+    """Run the demo data generator with ``spec`` into ``out``, unless it already did."""
+    stamp = osp.join(out, 'gain_data.json')
+    if osp.exists(stamp):
+        with open(stamp) as f:
+            if json.load(f) == spec:
+                return
+    args = [f'--{k.replace("_", "-")}={v}' for k, v in spec.items()]
+    subprocess.run([sys.executable, osp.join(repo_root, DATA_GENERATOR), '--out', out, *args],
+                   check=True)
+    with open(stamp, 'w') as f:
+        json.dump(spec, f)
+
+
 def make_data(repo_root: str, data_root: str, settings: GainSettings) -> Dict[str, int]:
-    """Generate the images (unless the same ones exist) and the label files."""
-    spec = dict(size=settings.image_size, seed=settings.data_seed,
-                num_train=settings.num_labeled, num_val=settings.num_val + settings.num_test,
-                num_pretrain=settings.num_unlabeled)
-    stamp = osp.join(data_root, 'gain_data.json')
-    if not (osp.exists(stamp) and json.load(open(stamp)) == spec):
-        args = [f'--{k.replace("_", "-")}={v}' for k, v in spec.items()]
-        subprocess.run([sys.executable, osp.join(repo_root, DATA_GENERATOR), '--out',
-                        data_root, '--min-area', '32', *args], check=True)
-        with open(stamp, 'w') as f:
-            json.dump(spec, f)
-    return write_split_files(data_root, settings.num_val)
+    """Generate the images (unless the same ones exist) and the label files.
+
+    Two generator runs: ``<data_root>/unlabeled/pretrain/`` holds the pre-training images
+    (scenes of 1 to 5 shapes), ``<data_root>/labeled/`` the fine-tuning images with
+    ``settings.max_labeled_instances`` shapes each (another seed: no image is shared).
+    """
+    common = dict(size=settings.image_size, min_area=32)
+    generate(repo_root, osp.join(data_root, 'unlabeled'),
+             dict(common, seed=settings.data_seed, num_train=1, num_val=1,
+                  num_pretrain=settings.num_unlabeled, max_instances=5))
+    labeled = osp.join(data_root, 'labeled')
+    generate(repo_root, labeled,
+             dict(common, seed=settings.data_seed + 1, num_train=settings.num_labeled,
+                  num_val=settings.num_val + settings.num_test, num_pretrain=0,
+                  max_instances=settings.max_labeled_instances))
+    return write_split_files(labeled, settings.num_val)
 
 
 def run_experiment(repo_root: str, work_dir: str, data_root: str,
@@ -261,12 +282,14 @@ def run_experiment(repo_root: str, work_dir: str, data_root: str,
     results = dict(settings=asdict(settings), machine=machine(),
                    date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
     results['data'] = make_data(repo_root, data_root, settings)
-    results['data']['unlabeled'] = settings.num_unlabeled + settings.num_labeled
+    results['data']['unlabeled'] = settings.num_unlabeled + 1  # + the unlabeled run's train
+    pretrain_root = osp.join(data_root, 'unlabeled')
+    labeled_root = osp.join(data_root, 'labeled')
 
     pretrain = {}
     for arm, config in PRETRAIN_CONFIGS.items():
         base = osp.join(repo_root, config)
-        calib = pretrain_config(osp.join(cfg_dir, f'calibrate_{arm}.py'), base, data_root,
+        calib = pretrain_config(osp.join(cfg_dir, f'calibrate_{arm}.py'), base, pretrain_root,
                                 settings.calib_iters, settings, log_interval=1)
         calib_dir = osp.join(work_dir, f'calibrate_{arm}')
         train(calib, calib_dir)
@@ -277,7 +300,7 @@ def run_experiment(repo_root: str, work_dir: str, data_root: str,
                     int(math.floor(settings.budget_s / pretrain[arm]['step_s'])))
         arm_dir = osp.join(work_dir, f'pretrain_{arm}')
         cfg = pretrain_config(osp.join(cfg_dir, f'pretrain_{arm}.py'),
-                              osp.join(repo_root, config), data_root, iters, settings,
+                              osp.join(repo_root, config), pretrain_root, iters, settings,
                               log_interval=max(1, min(50, iters // 20)))
         wall = train(cfg, arm_dir)
         records = [r for r in read_scalars(arm_dir) if 'loss' in r]
@@ -294,7 +317,7 @@ def run_experiment(repo_root: str, work_dir: str, data_root: str,
         for arm in ARMS:
             name = f'finetune_{arm}_seed{seed}'
             checkpoint = None if arm == 'random' else pretrain[arm]['checkpoint']
-            cfg = finetune_config(osp.join(cfg_dir, f'{name}.py'), base, data_root, seed,
+            cfg = finetune_config(osp.join(cfg_dir, f'{name}.py'), base, labeled_root, seed,
                                   checkpoint, settings)
             run_dir = osp.join(work_dir, name)
             wall = train(cfg, run_dir)

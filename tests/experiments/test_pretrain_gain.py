@@ -56,7 +56,7 @@ def test_tiny_run_writes_every_seed_to_the_json(tmp_path):
                str(tmp_path / 'data'), '--json', str(out), '--plot', str(tmp_path / 'g.png')])
     results = json.loads(out.read_text())
     assert results['settings']['seeds'] == [0]
-    assert results['data'] == dict(train=12, val=6, test=6, unlabeled=20)
+    assert results['data'] == dict(train=12, val=6, test=6, unlabeled=9)
     for arm in ('greenmim', 'simmim'):
         pre = results['pretrain'][arm]
         assert pre['step_s'] > 0 and pre['iters'] >= 2 and pre['wall_s'] > 0 and pre['run_step_s'] > 0

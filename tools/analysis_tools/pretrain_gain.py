@@ -33,7 +33,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--tiny', action='store_true',
                         help='a few iterations per arm and one seed (the plumbing test)')
     parser.add_argument('--budget', type=float, dest='budget_s',
-                        help='pre-training wall-clock budget T per arm, seconds (default 480)')
+                        help='pre-training wall-clock budget T per arm, seconds (default 300)')
     parser.add_argument('--seeds', type=int, nargs='+', help='fine-tuning seeds (default 0 1 2)')
     for name in ('num_labeled', 'num_val', 'num_test', 'num_unlabeled', 'finetune_epochs',
                  'batch_size', 'workers'):

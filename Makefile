@@ -32,7 +32,7 @@ bench-amp: install
 benchmark: bench
 
 # Does pre-training pay off? Random init vs GreenMIM vs SimMIM pre-trained for the same
-# wall-clock, each fine-tuned with 3 seeds (docs/en/pretraining_gain.md; ~40 min on 2 cores).
+# wall-clock, each fine-tuned with 3 seeds (docs/en/pretraining_gain.md; 34 min on 2 cores).
 gain: install
 	$(PYTHON) tools/analysis_tools/pretrain_gain.py \
 		--json docs/pretraining_gain/pretraining_gain.json \

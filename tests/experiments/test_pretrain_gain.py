@@ -59,7 +59,8 @@ def test_tiny_run_writes_every_seed_to_the_json(tmp_path):
     assert results['data'] == dict(train=12, val=6, test=6, unlabeled=9)
     for arm in ('greenmim', 'simmim'):
         pre = results['pretrain'][arm]
-        assert pre['step_s'] > 0 and pre['iters'] >= 2 and pre['wall_s'] > 0 and pre['run_step_s'] > 0
+        assert pre['step_s'] > 0 and pre['iters'] >= 2
+        assert pre['wall_s'] > 0 and pre['run_step_s'] > 0
         assert math.isfinite(pre['last_loss']) and osp.exists(pre['checkpoint'])
     for arm in ARMS:
         (entry, ) = results['finetune'][arm]

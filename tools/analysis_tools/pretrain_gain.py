@@ -8,7 +8,7 @@ logic lives in :mod:`greenmim_mm.experiments.pretrain_gain`.
 
 Examples::
 
-    python tools/analysis_tools/pretrain_gain.py                  # make gain (~40 min, 2 cores)
+    python tools/analysis_tools/pretrain_gain.py                  # make gain (34 min on 2 cores)
     python tools/analysis_tools/pretrain_gain.py --budget 120 --seeds 0 1 --json /tmp/g.json
     python tools/analysis_tools/pretrain_gain.py --tiny --work-dir /tmp/g --data-root /tmp/gd
 """

@@ -28,6 +28,7 @@ TOOL_PATHS = {
     'dist_test': 'dist_test.sh',
     'benchmark': 'analysis_tools/benchmark.py',
     'gpu_check': 'analysis_tools/gpu_check.py',
+    'pretrain_gain': 'analysis_tools/pretrain_gain.py',
     'convert_checkpoint': 'model_converters/convert_checkpoint.py',
     'make_demo_data': 'dataset_converters/make_demo_data.py',
     'visualize_reconstruction': 'visualization/visualize_reconstruction.py',

@@ -1,0 +1,1 @@
+"""End-to-end experiments built on the toolkit's configs and tools (see docs/en/)."""

@@ -1,0 +1,106 @@
+"""Swin-T and Swin-S configs (GreenMIM pre-training, Mask R-CNN 1x, ImageNet fine-tuning) and
+the small Swin of the pretraining-gain experiment: sizes of the Swin paper, models that build
+and run, the Swin-B recipes otherwise."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.utils import import_modules_from_strings
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# name -> (depths, drop path in detection)
+SIZES = {'t': ([2, 2, 6, 2], 0.2), 's': ([2, 2, 18, 2], 0.3)}
+
+
+def load(path: str) -> Config:
+    cfg = Config.fromfile(osp.join(REPO, path))
+    import_modules_from_strings(**cfg.custom_imports)
+    return cfg
+
+
+def build(cfg: Config):
+    if cfg.default_scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    model_cfg = copy.deepcopy(cfg.model)
+    init_cfg = model_cfg.backbone.get('init_cfg')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        model_cfg.backbone.init_cfg = None  # no checkpoint read
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return MODELS.build(model_cfg)
+
+
+def check_swin(backbone, depths):
+    assert (backbone.embed_dims, backbone.depths, backbone.num_heads) == (96, depths,
+                                                                          [3, 6, 12, 24])
+    assert [s.blocks[0].attn.window_size for s in backbone.stages] == [7] * 4
+
+
+@pytest.mark.parametrize('size', sorted(SIZES))
+def test_pretrain(size):
+    cfg = load(f'configs/greenmim_swin_{size}_pretrain.py')
+    base = load('configs/greenmim_swin_b_pretrain.py')
+    assert cfg.optim_wrapper == base.optim_wrapper
+    assert cfg.param_scheduler == base.param_scheduler
+    model = build(cfg)
+    check_swin(model.backbone, SIZES[size][0])
+    assert model.neck.decoder_embed.in_features == 768  # 8 * 96
+    with torch.no_grad():
+        loss = model.loss(torch.randn(2, 3, 224, 224), [])['loss']
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize('size', sorted(SIZES))
+def test_mask_rcnn(size):
+    cfg = load(f'configs/mask_rcnn/mask-rcnn_greenmim-swin-{size}_fpn_1x_coco.py')
+    backbone = cfg.model.backbone
+    assert backbone.arch == {'t': 'tiny', 's': 'small'}[size]
+    assert backbone.drop_path_rate == SIZES[size][1]
+    assert backbone.init_cfg.checkpoint == f'checkpoints/greenmim_swin-{size}-w7_backbone.pth'
+    assert cfg.model.neck.in_channels == [96, 192, 384, 768]
+    assert cfg.train_cfg.max_epochs == 12
+    model = build(cfg)
+    check_swin(model.backbone, SIZES[size][0])
+    with torch.no_grad():
+        feats = model.extract_feat(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [256] * 5
+
+
+@pytest.mark.parametrize('size', sorted(SIZES))
+def test_in1k_finetune(size):
+    cfg = load(f'configs/finetune/greenmim_swin_{size}_in1k_ft.py')
+    assert cfg.model.backbone.init_cfg.checkpoint == \
+        f'checkpoints/greenmim_swin-{size}-w7_backbone_cls.pth'
+    assert cfg.train_cfg.max_epochs == 100 and cfg.model.backbone.drop_path_rate == 0.1
+    model = build(cfg)
+    check_swin(model.backbone, SIZES[size][0])
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_gain_configs_share_one_backbone():
+    """GreenMIM, SimMIM and the classifier of the gain experiment hold the same Swin keys."""
+    models = {
+        name: build(load(f'configs/pretrain_gain/{name}.py'))
+        for name in ('greenmim_swin-nano_64px_pretrain', 'simmim_swin-nano_64px_pretrain',
+                     'swin-nano_64px_largest-shape_ft')
+    }
+    keys = {
+        n: {
+            k: v.shape
+            for k, v in m.backbone.state_dict().items() if k != 'mask_token'
+        }
+        for n, m in models.items()
+    }
+    first = next(iter(keys.values()))
+    assert all(k == first for k in keys.values())
+    green = models['greenmim_swin-nano_64px_pretrain']
+    assert green.mask_unit == 16 and green.backbone.mask_unit == 16
+    assert models['simmim_swin-nano_64px_pretrain'].neck.decoder[0].out_channels == 16**2 * 3
+    with torch.no_grad():
+        assert models['swin-nano_64px_largest-shape_ft'](torch.zeros(2, 3, 64, 64)).shape == \
+            (2, 4)

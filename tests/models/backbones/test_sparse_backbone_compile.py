@@ -23,6 +23,7 @@ from torch._dynamo.utils import counters
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones import GreenMIMSVT, GreenMIMSwinTransformer
 from greenmim_mm.models.utils.masking import random_unit_mask
+from tests.helpers import tiny_greenmim_cfg
 
 IMG = 128  # a 4x4 grid of 32-px units; mask 0.75 keeps 4 units (256 stage-0 tokens)
 
@@ -118,21 +119,12 @@ def test_fifty_masks_compile_a_bounded_number_of_graphs(build, per_sample, fresh
 
 def test_train_step_under_mmengine_compile(fresh_dynamo):
     """mmengine's ``compile=True`` wraps ``model.train_step`` in ``torch.compile``."""
-    cfg = dict(
-        type='GreenMIM',
+    cfg = tiny_greenmim_cfg(
         backbone=dict(
-            type='GreenMIMSwinTransformer',
             arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 1, 2, 2]),
             img_size=IMG,
-            window_size=4,
-            drop_path_rate=0.,
-            out_indices=(3, )),
-        neck=dict(
-            type='GreenMIMPretrainDecoder',
-            embed_dim=128,
-            decoder_embed_dim=32,
-            decoder_num_heads=2),
-        head=dict(type='GreenMIMPretrainHead'),
+            window_size=4),
+        mask_ratio=0.75,
         mask_seed=0)
     torch.manual_seed(0)
     eager = MODELS.build(cfg)

@@ -21,5 +21,7 @@ def tools_dir() -> str:
 
 @pytest.fixture(scope='session')
 def make_demo_data() -> ModuleType:
-    """The ``tools/dataset_converters/make_demo_data.py`` module."""
-    return load_tool('make_demo_data')
+    """:mod:`greenmim_mm.datasets.demo_data`, the generator behind
+    ``tools/dataset_converters/make_demo_data.py``."""
+    from greenmim_mm.datasets import demo_data
+    return demo_data

@@ -1,4 +1,8 @@
 from .greenmim_swin import GreenMIMSwinTransformer
 from .greenmim_twins import GreenMIMPCPVT, GreenMIMSVT
+from .sparse_backbone import SparseMIMBackboneMixin, check_sparse_backbone
 
-__all__ = ['GreenMIMSwinTransformer', 'GreenMIMPCPVT', 'GreenMIMSVT']
+__all__ = [
+    'GreenMIMSwinTransformer', 'GreenMIMPCPVT', 'GreenMIMSVT', 'SparseMIMBackboneMixin',
+    'check_sparse_backbone'
+]

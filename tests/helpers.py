@@ -9,6 +9,8 @@ import importlib.util
 import os
 import os.path as osp
 import socket
+import subprocess
+import sys
 from types import ModuleType
 from typing import List, Optional
 
@@ -278,3 +280,24 @@ def weight_decay_of_parameters(cfg, model: torch.nn.Module) -> dict:
     from mmengine.optim import build_optim_wrapper
     optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     return {id(p): g['weight_decay'] for g in optim.optimizer.param_groups for p in g['params']}
+
+
+def run_tool(args: List[str],
+             cwd: str,
+             timeout: int = 300,
+             check: bool = True,
+             **env: str) -> subprocess.CompletedProcess:
+    """Run a command with stdout and stderr merged, ``OMP_NUM_THREADS=1`` and extra env."""
+    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    full_env.update(env)
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-5000:]
+    return proc

@@ -6,8 +6,6 @@ the demo model's small ops up to ~100x slower (spinning OpenMP barriers).
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 from typing import Dict, List
 
 import torch
@@ -76,26 +74,6 @@ def write_tiny_pretrain_config(path: str,
     with open(path, 'w') as f:
         f.write(text + extra)
     return path
-
-
-def run_tool(args: List[str],
-             cwd: str,
-             timeout: int = 300,
-             check: bool = True,
-             **env: str) -> subprocess.CompletedProcess:
-    """Run a command with stdout and stderr merged, ``OMP_NUM_THREADS=1`` and extra env."""
-    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env)
-    proc = subprocess.run(
-        args,
-        cwd=cwd,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-5000:]
-    return proc
 
 
 def logged_scalars(work_dir: str) -> List[Dict]:

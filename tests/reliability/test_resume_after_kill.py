@@ -19,8 +19,8 @@ import time
 import pytest
 import torch
 
-from tests.helpers import TOOLS_DIR
-from tests.reliability.helpers import (RANDOM_PIPELINE, logged_scalars, run_tool, state_dict_of,
+from tests.helpers import TOOLS_DIR, run_tool
+from tests.reliability.helpers import (RANDOM_PIPELINE, logged_scalars, state_dict_of,
                                        write_tiny_pretrain_config)
 
 ITERS = 12

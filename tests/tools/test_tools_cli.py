@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from tests.helpers import REPO_ROOT, free_port, tool_path
+from tests.helpers import REPO_ROOT, free_port, run_tool, tool_path
 
 # A tiny ResNet classifier on 32x32 images in class folders: 2 iterations take well under a
 # second, so the subprocess start-up (imports) dominates.
@@ -114,21 +114,8 @@ log_processor = dict(by_epoch=False)
 
 
 def run(args: List[str], cwd: str, timeout: int = 180, **env: str) -> subprocess.CompletedProcess:
-    """Run a command, returning its result with stdout and stderr merged; fail on error.
-
-    Keyword arguments are added to the environment.
-    """
-    env = dict(os.environ, OMP_NUM_THREADS='1', **env)
-    proc = subprocess.run(
-        args,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc
+    """:func:`run_tool` with this module's default timeout; fails on a non-zero exit."""
+    return run_tool(args, cwd, timeout=timeout, **env)
 
 
 def tool(name: str) -> str:

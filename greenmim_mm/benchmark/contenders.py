@@ -100,6 +100,36 @@ def compile_contender(model, target: str):
     return model
 
 
+def build_case(args: argparse.Namespace, name: str, img: int, batch: int,
+               ratio: float) -> Tuple:
+    """(model, optim_wrapper, batch) of one contender at one case, ready to step.
+
+    Args:
+        args (argparse.Namespace): The benchmark's arguments.
+        name (str): ``'greenmim'``, ``'simmim'`` (the baseline) or ``'authors'`` (the
+            authors' code from ``args.authors_code``, see :mod:`.authors`).
+        img (int): Input size.
+        batch (int): Batch size.
+        ratio (float): The mask ratio of GreenMIM (and of the authors' code).
+
+    Returns:
+        tuple: ``(model, optim_wrapper, data)`` for :func:`run_step`.
+    """
+    from .options import amp_dtype
+    if name == 'authors':
+        from .authors import build_authors_contender
+
+        # the learning rate and weight decay of our config's AdamW
+        optimizer = load_config(args, 'greenmim', img, ratio).optim_wrapper.optimizer
+        model, optim = build_authors_contender(args.authors_code, args.arch, img, ratio,
+                                               args.device, amp_dtype(args), optimizer.lr,
+                                               optimizer.weight_decay)
+        return model, optim, make_batch('greenmim', batch, img, ratio)
+    cfg = load_config(args, name, img, ratio)
+    model, ow = build_contender(name, cfg, args.device, amp_dtype(args))
+    return model, ow, make_batch(name, batch, img, ratio)
+
+
 def make_batch(name: str, batch: int, img: int, ratio: float, seed: int = 0) -> dict:
     """A batch as mmpretrain's default_collate gives it: (B, 3, H, W) uint8 images and data
     samples (with SimMIM's pipeline mask)."""

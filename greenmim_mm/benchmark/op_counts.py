@@ -18,7 +18,11 @@ arguments of reductions are not casts here. Copies that change only the device a
 apart, as transfers.
 
 :func:`top_ops_by_time` profiles a step with ``torch.profiler`` (CPU, and CUDA when the
-step runs there) and lists the ATen operations with the most self time.
+step runs there) and lists the ATen operations with the most self time. It splits the step's
+self time into the matrix multiplies (:data:`GEMM_OPS`: the kernels of ``linear``,
+``matmul``, ``einsum`` and the convolutions, forward and backward) and everything else: with
+bfloat16 matmuls on a CPU with AMX, or on a GPU, the time outside the GEMMs decides the step,
+and it compares implementations even on a CPU that emulates bfloat16.
 """
 from collections import Counter
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -29,6 +33,19 @@ from torch.utils._python_dispatch import TorchDispatchMode
 _TO_COPY_OPS = ('aten::_to_copy', 'aten::_autocast_to_reduced_precision',
                 'aten::_autocast_to_full_precision')
 _COPY_INTO_OPS = ('aten::copy_', 'aten::copy')
+# The matrix-multiply kernels: their self time is the GEMM time of a step. The composite
+# operations above them (``aten::linear``, ``aten::matmul``, ``aten::einsum``,
+# ``aten::convolution``) are not listed: their own self time is the reshaping and dispatch
+# around the kernel, which counts as time outside the GEMMs.
+GEMM_OPS = frozenset({
+    'aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::addbmm', 'aten::addmv',
+    'aten::mv', 'aten::dot', 'aten::vdot', 'aten::_addmm_activation', 'aten::mkldnn_linear',
+    'aten::mkldnn_linear_backward', 'aten::mkldnn_linear_backward_input',
+    'aten::mkldnn_linear_backward_weights', 'aten::mkldnn_matmul',
+    'aten::mkldnn_convolution', 'aten::convolution_backward', 'aten::cudnn_convolution',
+    'aten::_slow_conv2d_forward', 'aten::_slow_conv2d_backward', 'aten::_scaled_mm',
+    'aten::_int_mm'
+})
 
 
 class _AtenCounter(TorchDispatchMode):
@@ -149,9 +166,13 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
     Returns:
         dict: ``sort_by`` (``'self_cpu'`` or ``'self_cuda'``), ``step_s`` (wall time of the
         profiled step, profiler overhead included), ``profiled_aten_calls`` (every
-        ``aten::`` event the profiler recorded, nested calls included) and ``top``: per
-        operation ``name``, ``calls``, ``self_cpu_ms``, ``cpu_total_ms`` (and
-        ``self_cuda_ms`` on CUDA).
+        ``aten::`` event the profiler recorded, nested calls included), ``gemm_ops`` (the
+        names of :data:`GEMM_OPS` that ran), ``gemm_ms`` and ``gemm_calls`` (self time and
+        calls of those), ``aten_self_ms`` (self time of every ``aten::`` event),
+        ``non_gemm_aten_ms`` (the difference) -- CUDA time with ``device='cuda'``, else CPU
+        time -- ``top`` and ``top_non_gemm``: per operation ``name``, ``calls``,
+        ``self_cpu_ms``, ``cpu_total_ms`` (and ``self_cuda_ms`` on CUDA), all operations and
+        those outside :data:`GEMM_OPS`.
     """
     import time
 
@@ -174,21 +195,32 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
         return getattr(event, 'self_device_time_total', getattr(event, 'self_cuda_time_total', 0.0))
 
     key = self_cuda_us if cuda else (lambda e: e.self_cpu_time_total)
-    rows = []
-    for event in sorted(events, key=key, reverse=True)[:top]:
-        row = dict(
+
+    def row(event) -> dict:
+        entry = dict(
             name=event.key,
             calls=event.count,
             self_cpu_ms=event.self_cpu_time_total / 1e3,
             cpu_total_ms=event.cpu_time_total / 1e3)
         if cuda:
-            row['self_cuda_ms'] = self_cuda_us(event) / 1e3
-        rows.append(row)
+            entry['self_cuda_ms'] = self_cuda_us(event) / 1e3
+        return entry
+
+    ranked = sorted(events, key=key, reverse=True)
+    gemms = [e for e in events if e.key in GEMM_OPS]
+    aten_ms = sum(key(e) for e in events) / 1e3
+    gemm_ms = sum(key(e) for e in gemms) / 1e3
     return dict(
         sort_by='self_cuda' if cuda else 'self_cpu',
         step_s=seconds,
         profiled_aten_calls=sum(e.count for e in events),
-        top=rows)
+        gemm_ops=sorted(e.key for e in gemms),
+        gemm_ms=gemm_ms,
+        gemm_calls=sum(e.count for e in gemms),
+        aten_self_ms=aten_ms,
+        non_gemm_aten_ms=aten_ms - gemm_ms,
+        top=[row(e) for e in ranked[:top]],
+        top_non_gemm=[row(e) for e in ranked if e.key not in GEMM_OPS][:top])
 
 
 def profile_step(step: Callable[[], Any],

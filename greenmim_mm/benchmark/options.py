@@ -30,6 +30,8 @@ EXAMPLES = """
     python tools/analysis_tools/benchmark.py --device cuda --amp --amp-dtype bfloat16
     python tools/analysis_tools/benchmark.py --cases 224:8 --no-sweep --no-memory --profile
     python tools/analysis_tools/benchmark.py --device cuda --cases 224:64 --compile
+    python tools/analysis_tools/benchmark.py --amp --cases 224:8 --no-sweep --no-memory \\
+        --profile --authors-code /tmp/GreenMIM    # ours vs the authors' code outside the GEMMs
 """
 
 
@@ -110,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
         'per training step, and the top operations by time (torch.profiler; '
         'CPU, and CUDA with --device cuda); see docs/en/benchmark_profiling.md')
     parser.add_argument(
+        '--authors-code',
+        metavar='PATH',
+        help='also time the authors\' GreenMIM code (a local checkout of '
+        'github.com/LayneH/GreenMIM; needs timm) on the --cases, their Swin '
+        'at the same arch, size and mask ratio with a fused AdamW (see '
+        'greenmim_mm/benchmark/authors.py); not in the memory processes or the sweep')
+    parser.add_argument(
+        '--profile-steps',
+        type=int,
+        default=3,
+        help='steps profiled per contender with --profile, the contenders '
+        'alternating; the time split is their median (default 3)')
+    parser.add_argument(
         '--profile-top',
         type=int,
         default=15,
@@ -151,6 +166,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         ]
     if args.no_time and args.no_memory:
         parser.error('--no-time with --no-memory leaves nothing to measure')
+    if args.authors_code and args.model != 'swin':
+        parser.error('--authors-code runs the authors\' Swin GreenMIM; drop --model twins')
+    if args.authors_code and args.no_time:
+        parser.error('--authors-code adds a timed contender; drop --no-time')
     if args.no_time and (args.profile or args.compile):
         parser.error('--profile and --compile act on the timed steps; drop --no-time')
     if args.no_time:

@@ -76,8 +76,15 @@ def print_report(results: dict) -> None:
         share = (f"{100 * g['grouping_share']:.1f}%" if g and 'grouping_share' in g else '-')
         print(f"| {case['img']} | {case['batch']} | {step['s']} | {step['g']} | {speedup} | "
               f"{ips['g']} / {ips['s']} | {mem_text} | {share} |")
+    for case in results['cases']:
+        a, g = case.get('authors'), case.get('greenmim')
+        if _timed(a):
+            versus = (f", GreenMIM {case['speedup_vs_authors']:.2f}x as fast"
+                      if 'speedup_vs_authors' in case else '')
+            print(f"authors' code at {case['img']} px batch {case['batch']}: step "
+                  f"{a['step_s_median']:.2f} s{versus}")
     for case in results['cases'] + results.get('sweep', []):
-        for name in ('greenmim', 'simmim'):
+        for name in ('greenmim', 'simmim', 'authors'):
             entry = case.get(name) or {}
             if 'error' in entry:
                 print(f"\n{name} at {case['img']} px batch {case['batch']} failed: "
@@ -106,11 +113,11 @@ def print_report(results: dict) -> None:
 def print_profiles(results: dict) -> None:
     """``--profile``: per case and contender the counts, then the top operations by time."""
     model = results['args'].get('model', 'swin')
-    labels = dict(greenmim='GreenMIM', simmim=baseline_label(model))
+    labels = dict(greenmim='GreenMIM', simmim=baseline_label(model), authors="authors' code")
     for case in results['cases']:
         profiles = {
             n: case[n]['profile']
-            for n in ('greenmim', 'simmim') if 'profile' in case.get(n, {})
+            for n in ('greenmim', 'simmim', 'authors') if 'profile' in case.get(n, {})
         }
         if not profiles:
             continue
@@ -126,6 +133,7 @@ def print_profiles(results: dict) -> None:
                                for k, v in c.get('phases', {}).items())
             print(f"| {labels[name]} | {c['aten_ops']:,} | {phases or '-'} | {c['casts']:,} | "
                   f"{c['cast_bytes'] / 2**20:.1f} MiB | {kinds or '-'} |")
+        print_time_split(case, profiles, labels)
         for name, prof in profiles.items():
             t = prof['time']
             cuda = t['sort_by'] == 'self_cuda'
@@ -138,3 +146,26 @@ def print_profiles(results: dict) -> None:
                 print(f"| {row['name']} | {row['calls']} | {row['self_cpu_ms']:.1f} | "
                       f"{row['cpu_total_ms']:.1f} |" +
                       (f" {row['self_cuda_ms']:.1f} |" if cuda else ''))
+
+
+def print_time_split(case: dict, profiles: dict, labels: dict) -> None:
+    """Per contender: the step, its GEMM time and the time outside the GEMMs, top other ops."""
+    print('\n| contender | step (median) | profiled step | GEMMs | outside GEMMs | step - GEMMs '
+          '| top operations outside GEMMs (self ms) |')
+    print('|---|---|---|---|---|---|---|')
+
+    def ms(entry, key):
+        return f'{entry[key] * 1e3:.0f} ms' if key in entry else '-'
+
+    for name, prof in profiles.items():
+        t, entry = prof['time'], case[name]
+        rounds = prof.get('rounds', [t])
+        profiled = sorted(r['step_s'] for r in rounds)[len(rounds) // 2]
+        tops = ', '.join(f"{r['name'][6:]} {r['self_cpu_ms']:.0f}"
+                         for r in t.get('top_non_gemm', [])[:5])
+        print(f"| {labels[name]} | {ms(entry, 'step_s_median')} | {profiled * 1e3:.0f} ms | "
+              f"{ms(entry, 'gemm_s')} | {ms(entry, 'outside_gemm_s')} | "
+              f"{ms(entry, 'outside_gemm_unprofiled_s')} | {tops} |")
+    if 'outside_gemm_vs_authors' in case:
+        print(f"GreenMIM's time outside the GEMMs: {case['outside_gemm_vs_authors']:.2f}x "
+              "the authors' code's (profiled steps, medians)")

@@ -38,8 +38,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
         if args.no_time:
             case = dict(img=img, batch=batch, mask_ratio=args.mask_ratio)
         else:
-            print(f'[benchmark] {img}px batch {batch}: timing both models ...', flush=True)
-            case = time_case(args, img, batch, args.mask_ratio, list(CONTENDERS))
+            names = CONTENDERS + (['authors'] if args.authors_code else [])
+            print(f'[benchmark] {img}px batch {batch}: timing {", ".join(names)} ...', flush=True)
+            case = time_case(args, img, batch, args.mask_ratio, names)
         if not args.no_memory:
             print(
                 f'[benchmark] {img}px batch {batch}: memory, one process per model ...', flush=True)

@@ -6,9 +6,8 @@ import time
 import traceback
 from typing import Dict, List
 
-from .contenders import build_contender, compile_contender, load_config, make_batch, run_step
-from .op_counts import profile_step
-from .options import amp_dtype
+from .contenders import build_case, compile_contender, run_step
+from .op_counts import count_aten_ops, top_ops_by_time
 
 
 def _error_text(err: BaseException) -> str:
@@ -32,32 +31,20 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
         img (int): Input size.
         batch (int): Batch size.
         ratio (float): GreenMIM's mask ratio.
-        names (list[str]): The contenders (``'greenmim'``, ``'simmim'``).
+        names (list[str]): The contenders (``'greenmim'``, ``'simmim'``, ``'authors'``).
 
     Returns:
         dict: ``img``, ``batch``, ``mask_ratio``, per contender its timings (and
-        ``profile``; GreenMIM's grouping share and padding), and ``speedup`` (baseline
-        median step / GreenMIM's) when both were timed.
+        ``profile`` and the time split of :func:`profile_contenders`, and
+        ``outside_gemm_unprofiled_s``, the median step minus the GEMM time; GreenMIM's
+        grouping share and padding),
+        ``speedup`` (baseline median step / GreenMIM's) and ``speedup_vs_authors`` (the
+        authors' code's / GreenMIM's) when both were timed.
     """
     result = dict(img=img, batch=batch, mask_ratio=ratio)
-    built = {}
-    for name in names:
-        cfg = load_config(args, name, img, ratio)
-        model, ow = build_contender(name, cfg, args.device, amp_dtype(args))
-        built[name] = (model, ow, make_batch(name, batch, img, ratio))
+    built = {name: build_case(args, name, img, batch, ratio) for name in names}
     if args.profile:  # before any compilation: the counts are of the eager step
-        for name in names:
-            run_step(*built[name], args.device)  # optimizer state exists from here on
-            model, ow, data = built[name]
-            phases = dict(optimizer=(ow.optimizer, 'step'))
-            if hasattr(model.backbone, 'sparse_plan'):  # GreenMIM's grouping (CPU)
-                phases['sparse_plan'] = (model.backbone, 'sparse_plan')
-            result[name] = dict(
-                profile=profile_step(
-                    lambda: model.train_step(data, ow),
-                    args.device,
-                    top=args.profile_top,
-                    phases=phases))
+        profile_contenders(args, built, result)
     if args.compile:
         for name in list(names):
             entry = result.setdefault(name, {})
@@ -92,13 +79,65 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
             step_s_max=max(t),
             steps_s=t,
             images_per_s=batch / med)
-    if 'simmim' in names and 'greenmim' in names:
-        result['speedup'] = result['simmim']['step_s_median'] / result['greenmim']['step_s_median']
+        profile = result[name].get('profile')
+        if profile is not None:  # the median step minus the GEMMs of the profiled steps
+            result[name]['outside_gemm_unprofiled_s'] = med - result[name]['gemm_s']
+    if 'greenmim' in names:
+        ours = result['greenmim']
+        for other, key in (('simmim', 'speedup'), ('authors', 'speedup_vs_authors')):
+            if other in names:
+                result[key] = result[other]['step_s_median'] / ours['step_s_median']
+        if 'authors' in names and 'outside_gemm_s' in ours:
+            result['outside_gemm_vs_authors'] = (
+                ours['outside_gemm_s'] / result['authors']['outside_gemm_s'])
     if 'greenmim' in names and not args.compile:  # patching a compiled model recompiles it
         result['greenmim'].update(greenmim_internals(args, *built['greenmim']))
     del built
     gc.collect()
     return result
+
+
+def profile_contenders(args: argparse.Namespace, built: dict, result: dict) -> None:
+    """Count each contender's operations in one step, then profile ``args.profile_steps``
+    steps of each, the contenders alternating.
+
+    Adds to ``result[name]``: ``profile`` (``counts``: :func:`count_aten_ops`; ``time``:
+    :func:`top_ops_by_time` of the profiled step with the median time outside the GEMMs;
+    ``rounds``: per profiled step ``step_s``, ``gemm_ms`` and ``non_gemm_aten_ms``),
+    ``gemm_s`` and ``outside_gemm_s`` (medians over the profiled steps of the GEMM self
+    time and of the step's wall time minus it).
+
+    Args:
+        args (argparse.Namespace): The benchmark's arguments.
+        built (dict): name -> ``(model, optim_wrapper, data)``.
+        result (dict): The case's result, updated in place.
+    """
+    for name, (model, ow, data) in built.items():
+        run_step(model, ow, data, args.device)  # optimizer state exists from here on
+        phases = dict(optimizer=(ow.optimizer, 'step'))
+        backbone = getattr(model, 'backbone', None)
+        if hasattr(backbone, 'sparse_plan'):  # GreenMIM's grouping (CPU)
+            phases['sparse_plan'] = (backbone, 'sparse_plan')
+        counts = count_aten_ops(lambda: model.train_step(data, ow), phases)
+        result.setdefault(name, {})['profile'] = dict(counts=counts)
+    rounds = {name: [] for name in built}
+    for _ in range(args.profile_steps):
+        for name, (model, ow, data) in built.items():
+            rounds[name].append(
+                top_ops_by_time(lambda: model.train_step(data, ow), args.device,
+                                args.profile_top))
+    for name, timed in rounds.items():
+        outside = [t['step_s'] - t['gemm_ms'] / 1e3 for t in timed]
+        middle = sorted(range(len(timed)), key=outside.__getitem__)[len(timed) // 2]
+        profile = result[name]['profile']
+        profile['time'] = timed[middle]
+        profile['rounds'] = [
+            dict(step_s=t['step_s'], gemm_ms=t['gemm_ms'], non_gemm_aten_ms=t['non_gemm_aten_ms'])
+            for t in timed
+        ]
+        result[name].update(
+            gemm_s=statistics.median(t['gemm_ms'] for t in timed) / 1e3,
+            outside_gemm_s=statistics.median(outside))
 
 
 def greenmim_internals(args: argparse.Namespace, model, optim_wrapper, data: dict) -> dict:

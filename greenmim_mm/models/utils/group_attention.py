@@ -42,12 +42,6 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
                                layout: GroupLayout) -> torch.Tensor:
     """:func:`group_window_attention` from the tokens' ``w_msa.qkv`` output, (B, N, 3C)."""
     num_heads = w_msa.num_heads
-    # Padding slots (index N) read token 0 rather than an appended zero token, which would
-    # cost a copy of qkv: they are masked out as keys and their outputs are never read, so
-    # outputs are unchanged and the gradient they send to token 0 is exactly zero.
-    gather = layout.gather_index.masked_fill(layout.gather_index == qkv.shape[1], 0)
-    # index_select, not qkv[:, idx]: its backward (index_add_) is far cheaper on CPU.
-    qkv = qkv.index_select(1, gather)  # (B, G * gs, 3C)
     table = getattr(w_msa, 'relative_position_bias_table', None)  # ((2ws-1)^2, nH) or None
     proj = w_msa.proj
     dropout_p = w_msa.attn_drop.p if w_msa.training else 0.
@@ -55,9 +49,21 @@ def group_window_attention_qkv(w_msa: WindowMSA, qkv: torch.Tensor,
     if lean:
         return _GroupAttention.apply(qkv, table, proj.weight, proj.bias, layout, num_heads,
                                      w_msa.scale, torch.is_grad_enabled())
+    # index_select, not qkv[:, idx]: its backward (index_add_) is far cheaper on CPU.
+    qkv = qkv.index_select(1, _token_of_slot(layout, qkv.shape[1]))  # (B, G * gs, 3C)
     out = _sdpa_group_attention(qkv, table, layout, num_heads, w_msa.scale, dropout_p)
     out = out.index_select(1, layout.slot_index)  # (B, N, C)
     return w_msa.proj_drop(proj(out))
+
+
+def _token_of_slot(layout: GroupLayout, num_tokens: int) -> torch.Tensor:
+    """(G * gs,) token read by each slot; padding slots read the last token.
+
+    Padding slots (index N in ``gather_index``) read a real token rather than an appended
+    zero token, which would cost a copy of qkv: they are masked out as keys and their outputs
+    are never read, so outputs are unchanged and no gradient flows back through them.
+    """
+    return layout.gather_index.clamp(max=num_tokens - 1)
 
 
 def _split_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int):
@@ -101,18 +107,43 @@ def _sdpa_group_attention(qkv, table, layout, num_heads, scale, dropout_p) -> to
     return _merge_heads(out)
 
 
-def _slot_group_pos(layout: GroupLayout):
-    """(group, position) of each token's slot, each (N,)."""
-    return layout.slot_index // layout.group_size, layout.slot_index % layout.group_size
+def _gather_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int):
+    """(B, N, 3C) tokens -> q, k, v of the packed slots, each (B, nH, G, gs, hd), contiguous.
+
+    One ``index_select`` gathers the slots straight into the head-major layout the batched
+    matmuls read, so no matmul has to copy an operand into shape.
+    """
+    B, N, C3 = qkv.shape
+    heads = qkv.view(B, N, 3, num_heads, C3 // 3 // num_heads).permute(2, 0, 3, 1, 4)
+    slots = heads.index_select(3, _token_of_slot(layout, N))  # (3, B, nH, G * gs, hd)
+    return slots.view(3, B, num_heads, layout.num_groups, layout.group_size, -1).unbind(0)
+
+
+def _head_major_bias(table: Optional[torch.Tensor], layout: GroupLayout) -> torch.Tensor:
+    """(nH, G, gs, gs) relative-position bias, -inf between slots of different windows.
+
+    Without a table: (1, G, gs, gs), 0 or -inf.
+    """
+    G, gs = layout.num_groups, layout.group_size
+    if table is None:
+        bias = torch.zeros(1, G, gs, gs, device=layout.attn_mask.device)
+    else:  # ((2ws-1)^2, nH) -> (G * gs * gs, nH) -> (nH, G, gs, gs)
+        bias = table.index_select(0, layout.rel_pos_index.flatten()).t().reshape(-1, G, gs, gs)
+    # -inf cannot leak like Swin's -100; every row keeps its diagonal, so none is empty.
+    return bias.masked_fill_(~layout.attn_mask, float('-inf'))
 
 
 class _GroupAttention(Function):
-    """Masked attention of the packed slots plus ``proj``, recomputed in backward.
+    """Gather into groups, masked attention of the packed slots, read back, ``proj``;
+    recomputed in backward.
 
-    Forward and gradients are those of ``proj(softmax(q k^T * scale + bias) v)`` read back
-    in token order, with the bias looked up from the table. Only the packed q, k, v (which
-    the gather produced anyway) are kept, not the (B, G, nH, gs, gs) probabilities nor the
-    projection's input: backward recomputes both (small next to the linear layers).
+    Forward and gradients are those of ``proj(softmax(q k^T * scale + bias) v)`` of each
+    token's window, with the bias looked up from the table. Only the tokens' qkv (B, N, 3C)
+    is kept, not the packed slots, the (B, nH, G, gs, gs) probabilities nor the projection's
+    input: backward recomputes them (small next to the linear layers). The slots are laid out
+    head-major, (B, nH, G, gs, hd), so every matmul reads its operands as they are, and the
+    gradient of the gather is one ``index_select`` back to the tokens (every token has exactly
+    one slot; padding slots, masked as keys and never read, get no gradient).
 
     Under autocast the casts are the plain modules': the four matmuls and ``proj`` in the
     autocast dtype (q, k, v as ``qkv`` gives them, ``proj``'s weight cast), the logits plus
@@ -122,28 +153,29 @@ class _GroupAttention(Function):
 
     @staticmethod
     def _attend(q, k, v, table, layout, scale, dtype):
-        """probs (B, G, nH, gs, gs), the same in the matmuls' dtype, and tokens (B, N, C)
+        """probs (B, nH, G, gs, gs), the same in the matmuls' dtype, and tokens (B, N, C)
         before ``proj``.
 
         ``probs`` are float32 under autocast (``dtype`` not None), else in q's dtype (and then
         the second result is ``probs`` itself).
         """
-        scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, G, nH, gs, gs)
+        scores = torch.matmul(q * scale, k.transpose(-2, -1))  # (B, nH, G, gs, gs)
         # Under autocast the float32 bias promotes the sum (and the softmax) to float32:
         # the same values as casting the scores first, without writing a float32 copy.
-        probs = torch.softmax(scores + _masked_bias(table, layout), dim=-1)
+        probs = torch.softmax(scores + _head_major_bias(table, layout), dim=-1)
         del scores
         probs_mm = to_dtype(probs, dtype)
-        out = torch.matmul(probs_mm, v).transpose(2, 3)  # (B, G, gs, nH, hd)
-        group, pos = _slot_group_pos(layout)
-        tokens = out[:, group, pos]  # (B, N, nH, hd): read back and merge heads in one copy
-        return probs, probs_mm, tokens.flatten(2)
+        out = torch.matmul(probs_mm, v)  # (B, nH, G, gs, hd)
+        B, nH, G, gs, hd = out.shape
+        # read back in token order and merge heads in one copy: (B, N, nH, hd)
+        tokens = out.view(B, nH, G * gs, hd).transpose(1, 2).index_select(1, layout.slot_index)
+        return probs, probs_mm, tokens.view(B, -1, nH * hd)
 
     @staticmethod
     def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale, train):
         dtype = autocast_dtype(qkv)  # None: no casts at all
-        qkv = to_dtype(qkv, dtype)  # (B, G * gs, 3C); already so when a linear made it
-        q, k, v = _split_heads(qkv, layout, num_heads)
+        qkv = to_dtype(qkv, dtype)  # (B, N, 3C); already so when a linear made it
+        q, k, v = _gather_heads(qkv, layout, num_heads)  # each (B, nH, G, gs, hd)
         tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[2]  # (B, N, C)
         ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
         ctx.dtype = dtype
@@ -160,8 +192,8 @@ class _GroupAttention(Function):
         need = ctx.needs_input_grad
         with no_autocast(qkv.device.type, dtype):
             grad_y = to_dtype(grad_y, dtype)
-            q, k, v = _split_heads(qkv, layout, ctx.num_heads)
-            B, G, nH, gs, hd = q.shape
+            q, k, v = _gather_heads(qkv, layout, ctx.num_heads)
+            B, nH, G, gs, hd = q.shape
             probs, probs_mm, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
                                                               dtype)  # recomputed
             grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
@@ -175,23 +207,28 @@ class _GroupAttention(Function):
             del tokens
             grad_tokens = grad_y.matmul(param_in(proj_w, dtype, ctx.shadowed[2]))  # (B, N, C)
             # Padding slots get no gradient: slot_index hits every real slot exactly once.
-            grad_out = grad_tokens.new_zeros(B, G, nH, gs, hd)
-            group, pos = _slot_group_pos(layout)
-            grad_out.transpose(2, 3)[:, group, pos] = grad_tokens.view(B, -1, nH, hd)
-            grad_v = torch.matmul(probs_mm.transpose(-2, -1), grad_out)
+            grad_out = grad_tokens.new_zeros(B, nH, G * gs, hd)
+            grad_out.transpose(1, 2).index_copy_(1, layout.slot_index,
+                                                 grad_tokens.view(B, -1, nH, hd))
+            grad_out = grad_out.view(B, nH, G, gs, hd)
+            # q, k and v's gradients side by side, (3, B, nH, G, gs, hd), for one gather back
+            grad_slots = grad_out.new_empty((3, ) + tuple(q.shape))
+            torch.matmul(probs_mm.transpose(-2, -1), grad_out, out=grad_slots[2])
             del probs_mm
-            grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))  # (B, G, nH, gs, gs)
+            grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))  # (B, nH, G, gs, gs)
             grad_scores = torch._softmax_backward_data(
                 grad_probs.to(probs.dtype), probs, -1, probs.dtype)  # float32 under autocast
             del probs, grad_probs
             grad_table = None
             if table is not None and need[1]:
-                grad_bias = grad_scores.sum(0).permute(0, 2, 3, 1).reshape(-1, nH)  # (G*gs*gs, nH)
-                grad_table = torch.zeros_like(table).index_add_(0, layout.rel_pos_index.flatten(),
-                                                                grad_bias.to(table.dtype))
+                grad_bias = grad_scores.sum(0).view(nH, -1)  # (nH, G * gs * gs)
+                grad_table = torch.zeros_like(table.t()).index_add_(
+                    1, layout.rel_pos_index.flatten(), grad_bias.to(table.dtype)).t()
             grad_scores = to_dtype(grad_scores, dtype)
-            grad_q = torch.matmul(grad_scores, k).mul_(scale)
-            grad_k = torch.matmul(grad_scores.transpose(-2, -1), q).mul_(scale)
-            grad_qkv = torch.stack((grad_q, grad_k, grad_v))  # (3, B, G, nH, gs, hd)
-            grad_qkv = grad_qkv.permute(1, 2, 4, 0, 3, 5).reshape(qkv.shape)
+            torch.matmul(grad_scores, k, out=grad_slots[0]).mul_(scale)
+            torch.matmul(grad_scores.transpose(-2, -1), q, out=grad_slots[1]).mul_(scale)
+            del grad_scores
+            # slots -> tokens: (3, B, nH, G * gs, hd) -> (B, N, 3, nH, hd)
+            grad_qkv = grad_slots.view(3, B, nH, G * gs, hd).permute(1, 3, 0, 2, 4).index_select(
+                1, layout.slot_index).view(qkv.shape)
         return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None, None

@@ -10,7 +10,7 @@ from mmpretrain.registry import MODELS
 from ...compat import swin_v1_keys
 from ..utils.grouping import GroupLayout, build_group_layout
 from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
-from ..utils.sparse_conv import gather_tokens as _gather_tokens
+from ..utils.sparse_conv import gather_tokens as _gather_tokens, patch_conv_pixels
 from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
 from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
@@ -108,15 +108,14 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
     def _sparse_patch_embed(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """mmcv ``PatchEmbed`` (+ absolute position) of the visible tokens: (B, N_0, C).
 
-        The convolution runs on the whole image; the per-token norm and position embedding
-        only on the visible tokens (same values, less memory kept for backward).
+        The patch convolution (kernel = stride) runs at the visible patches only, as a linear
+        map of their pixels with the convolution's weights; the image sides are multiples of
+        the mask unit, so the embedding's corner padding is empty.
         """
         embed = self.patch_embed
-        if embed.adaptive_padding is not None:
-            x = embed.adaptive_padding(x)
-        x = embed.projection(x)  # (B, C, H/4, W/4)
-        hw_shape = (x.shape[2], x.shape[3])
-        x = _gather_tokens(x.flatten(2).transpose(1, 2), index)  # (B, N_0, C)
+        stride = embed.projection.stride
+        hw_shape = (x.shape[2] // stride[0], x.shape[3] // stride[1])
+        x = patch_conv_pixels(x, index, embed.projection)  # (B, N_0, C)
         if embed.norm is not None:
             x = embed.norm(x)
         if self.use_abs_pos_embed:

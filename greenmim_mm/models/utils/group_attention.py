@@ -13,8 +13,8 @@ from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
 from .grouping import GroupLayout
-from .lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, plain_linear,
-                       shadowed_inputs, to_dtype)
+from .lean_ops import (autocast_dtype, bias_grad, inactive_dropout, no_autocast, param_in,
+                       plain_linear, shadowed_inputs, to_dtype)
 
 
 def group_window_attention(w_msa: WindowMSA, x: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
@@ -202,8 +202,7 @@ class _GroupAttention(Function):
                 grad_proj_w = grad_y2d.t().mm(tokens.reshape(-1, tokens.shape[-1]))
                 grad_proj_w = grad_proj_w.to(proj_w.dtype)
             if need[3]:
-                grad_proj_b = (
-                    grad_y2d.sum(0) if dtype is None else grad_y2d.sum(0, dtype=torch.float32))
+                grad_proj_b = bias_grad(grad_y2d, dtype)
             del tokens
             grad_tokens = grad_y.matmul(param_in(proj_w, dtype, ctx.shadowed[2]))  # (B, N, C)
             # Padding slots get no gradient: slot_index hits every real slot exactly once.
@@ -222,8 +221,9 @@ class _GroupAttention(Function):
             grad_table = None
             if table is not None and need[1]:
                 grad_bias = grad_scores.sum(0).view(nH, -1)  # (nH, G * gs * gs)
-                grad_table = torch.zeros_like(table.t()).index_add_(
-                    1, layout.rel_pos_index.flatten(), grad_bias.to(table.dtype)).t()
+                grad_table = torch.zeros_like(table.t()).index_add_(1,
+                                                                    layout.rel_pos_index.flatten(),
+                                                                    grad_bias.to(table.dtype)).t()
             grad_scores = to_dtype(grad_scores, dtype)
             torch.matmul(grad_scores, k, out=grad_slots[0]).mul_(scale)
             torch.matmul(grad_scores.transpose(-2, -1), q, out=grad_slots[1]).mul_(scale)

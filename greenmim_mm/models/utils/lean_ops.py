@@ -14,7 +14,8 @@ they replace: the linear layers (forward and backward matmuls) run in the autoca
 the weights cast to it, the LayerNorm computes its statistics in float32 (on CUDA autocast
 runs ``layer_norm`` in float32, on CPU it keeps the input's dtype and the kernel accumulates
 in float32), GELU runs in its input's dtype, and results come out in the autocast dtype as
-the modules' would. Bias gradients are summed in float32. Backward runs with autocast off
+the modules' would. Bias gradients are summed as autograd sums them (float32 accumulation,
+the result rounded to the autocast dtype once, then float32). Backward runs with autocast off
 and the same explicit casts, whatever the autocast state at ``backward()``.
 
 Unlike autograd of ``F.linear`` under autocast, which keeps the reduced-precision copy of
@@ -59,6 +60,18 @@ def autocast_dtype(x: torch.Tensor) -> Optional[torch.dtype]:
 def to_dtype(t: Optional[torch.Tensor], dtype: Optional[torch.dtype]) -> Optional[torch.Tensor]:
     """``t`` in ``dtype`` (no copy when it already is, or when ``dtype`` is None)."""
     return t if t is None or dtype is None else t.to(dtype)
+
+
+def bias_grad(grad: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.Tensor:
+    """(M, C) output gradient -> (C,) bias gradient, as autograd of the plain linear gives it.
+
+    Under autocast (``dtype`` not None) the sum runs in ``grad``'s reduced precision (the
+    kernels accumulate in float32 and round the result once) and comes back in float32, the
+    parameter's dtype: the values of autocast's ``addmm`` backward followed by the cast's.
+    ``sum(0, dtype=torch.float32)`` would first write a float32 copy of the whole gradient,
+    which on CPU costs several times the sum.
+    """
+    return grad.sum(0) if dtype is None else grad.sum(0).float()
 
 
 def shadowed_inputs(ctx, train: bool) -> Tuple[bool, ...]:
@@ -136,7 +149,7 @@ class _LayerNormLinear(Function):
             if need[4]:
                 grad_w = g.t().mm(xn).to(weight.dtype)
             if need[5]:
-                grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
+                grad_b = bias_grad(g, dtype)
             del xn
             if any(need[:3]):
                 w = param_in(weight, dtype, ctx.shadowed[4])
@@ -174,7 +187,7 @@ class _GeluLinear(Function):
             if need[1]:  # GELU recomputed
                 grad_w = g.t().mm(to_dtype(F.gelu(h2d), dtype)).to(weight.dtype)
             if need[2]:
-                grad_b = g.sum(0) if dtype is None else g.sum(0, dtype=torch.float32)
+                grad_b = bias_grad(g, dtype)
             if need[0]:
                 grad_h = torch.ops.aten.gelu_backward(
                     g.mm(param_in(weight, dtype, ctx.shadowed[1])).to(h2d.dtype), h2d)

@@ -207,9 +207,12 @@ def relative_position_index(coords_q: torch.Tensor, coords_k: torch.Tensor,
         Tensor: (..., Lq, Lk) long, ``(dh + ws - 1) * (2ws - 1) + (dw + ws - 1)``. Only
         meaningful for pairs in one window (|dh|, |dw| < ws).
     """
-    diff = coords_q.unsqueeze(-2) - coords_k.unsqueeze(-3)  # (..., Lq, Lk, 2)
-    diff = diff + (window_size - 1)
-    return diff[..., 0] * (2 * window_size - 1) + diff[..., 1]
+    # (dh + ws - 1) * (2ws - 1) + (dw + ws - 1) = code_q - code_k + const, with one code
+    # per token (row * (2ws - 1) + col): one (..., Lq, Lk) subtraction, no pairwise (.., 2)
+    side = 2 * window_size - 1
+    code_q = coords_q[..., 0] * side + coords_q[..., 1] + (window_size - 1) * (side + 1)
+    code_k = coords_k[..., 0] * side + coords_k[..., 1]
+    return code_q.unsqueeze(-1) - code_k.unsqueeze(-2)
 
 
 def build_group_layout(coords: torch.Tensor,

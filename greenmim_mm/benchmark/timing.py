@@ -35,11 +35,16 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
 
     Returns:
         dict: ``img``, ``batch``, ``mask_ratio``, per contender its timings (and
-        ``profile`` and the time split of :func:`profile_contenders`, and
-        ``outside_gemm_unprofiled_s``, the median step minus the GEMM time; GreenMIM's
+        ``step_cpu_s_median``, the median CPU time of the process per step; with
+        ``profile`` the time split of :func:`profile_contenders`,
+        ``outside_gemm_unprofiled_s`` (the median step minus the GEMM time) and
+        ``outside_gemm_cpu_s`` (the median step CPU time times the share outside the GEMMs,
+        the figure least disturbed by other processes on a shared machine); GreenMIM's
         grouping share and padding),
         ``speedup`` (baseline median step / GreenMIM's) and ``speedup_vs_authors`` (the
-        authors' code's / GreenMIM's) when both were timed.
+        authors' code's / GreenMIM's) when both were timed, and with ``profile``
+        ``outside_gemm_vs_authors`` and ``outside_gemm_cpu_vs_authors`` (GreenMIM's time
+        outside the GEMMs over the authors' code's).
     """
     result = dict(img=img, batch=batch, mask_ratio=ratio)
     built = {name: build_case(args, name, img, batch, ratio) for name in names}
@@ -58,10 +63,13 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
                 del built[name]
                 gc.collect()
     times: Dict[str, List[float]] = {name: [] for name in names}
+    cpu_times: Dict[str, List[float]] = {name: [] for name in names}
     for it in range(args.warmup + args.iters):
         for name in list(names):
             try:
+                cpu_start = time.process_time()
                 seconds = run_step(*built[name], args.device)
+                cpu_seconds = time.process_time() - cpu_start
             except Exception as err:  # noqa: BLE001
                 if not args.compile:
                     raise
@@ -70,6 +78,7 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
                 continue
             if it >= args.warmup:
                 times[name].append(seconds)
+                cpu_times[name].append(cpu_seconds)
     for name in names:
         t = times[name]
         med = statistics.median(t)
@@ -78,18 +87,20 @@ def time_case(args: argparse.Namespace, img: int, batch: int, ratio: float,
             step_s_min=min(t),
             step_s_max=max(t),
             steps_s=t,
-            images_per_s=batch / med)
-        profile = result[name].get('profile')
-        if profile is not None:  # the median step minus the GEMMs of the profiled steps
-            result[name]['outside_gemm_unprofiled_s'] = med - result[name]['gemm_s']
+            images_per_s=batch / med,
+            step_cpu_s_median=statistics.median(cpu_times[name]))
+        entry = result[name]
+        if 'profile' in entry:  # the median step minus the GEMMs of the profiled steps
+            entry['outside_gemm_unprofiled_s'] = med - entry['gemm_s']
+            entry['outside_gemm_cpu_s'] = entry['step_cpu_s_median'] * (1 - entry['gemm_share'])
     if 'greenmim' in names:
         ours = result['greenmim']
         for other, key in (('simmim', 'speedup'), ('authors', 'speedup_vs_authors')):
             if other in names:
                 result[key] = result[other]['step_s_median'] / ours['step_s_median']
         if 'authors' in names and 'outside_gemm_s' in ours:
-            result['outside_gemm_vs_authors'] = (
-                ours['outside_gemm_s'] / result['authors']['outside_gemm_s'])
+            for key in ('outside_gemm_s', 'outside_gemm_cpu_s'):  # -> outside_gemm_vs_authors, ..
+                result[key[:-2] + '_vs_authors'] = ours[key] / result['authors'][key]
     if 'greenmim' in names and not args.compile:  # patching a compiled model recompiles it
         result['greenmim'].update(greenmim_internals(args, *built['greenmim']))
     del built
@@ -104,8 +115,8 @@ def profile_contenders(args: argparse.Namespace, built: dict, result: dict) -> N
     Adds to ``result[name]``: ``profile`` (``counts``: :func:`count_aten_ops`; ``time``:
     :func:`top_ops_by_time` of the profiled step with the median time outside the GEMMs;
     ``rounds``: per profiled step ``step_s``, ``gemm_ms`` and ``non_gemm_aten_ms``),
-    ``gemm_s`` and ``outside_gemm_s`` (medians over the profiled steps of the GEMM self
-    time and of the step's wall time minus it).
+    ``gemm_s``, ``gemm_share`` and ``outside_gemm_s`` (medians over the profiled steps of
+    the GEMM self time, of its share of the step's wall time and of the wall time minus it).
 
     Args:
         args (argparse.Namespace): The benchmark's arguments.
@@ -137,6 +148,7 @@ def profile_contenders(args: argparse.Namespace, built: dict, result: dict) -> N
         ]
         result[name].update(
             gemm_s=statistics.median(t['gemm_ms'] for t in timed) / 1e3,
+            gemm_share=statistics.median(t['gemm_ms'] / 1e3 / t['step_s'] for t in timed),
             outside_gemm_s=statistics.median(outside))
 
 

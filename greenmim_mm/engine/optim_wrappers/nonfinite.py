@@ -34,17 +34,20 @@ class NonFiniteStepError(RuntimeError):
 
 
 def total_grad_norm(grads: List[torch.Tensor]) -> torch.Tensor:
-    """The 2-norm of all ``grads`` together, as ``torch.nn.utils.get_total_norm`` gives it.
+    """The 2-norm of all ``grads`` together (what ``torch.nn.utils.get_total_norm`` gives,
+    up to rounding), in few operations.
 
-    One ``torch._foreach_norm`` per device and dtype instead of one norm per tensor (which
-    ``get_total_norm`` runs on CPU, where it does not use the foreach kernels): the same
-    per-tensor norms, one operation. A zero scalar without gradients.
+    ``get_total_norm`` runs one ``linalg.vector_norm`` per tensor on CPU (it uses the foreach
+    kernels on CUDA only). Here, per device and dtype: on CUDA one ``torch._foreach_norm``
+    (one fused kernel); on CPU, float32/float64 gradients as sums of squares by ``torch.dot``
+    (BLAS, multi-threaded: on a 2-core Xeon half the time of ``vector_norm``, which
+    ``_foreach_norm`` also runs per tensor there), other dtypes by ``_foreach_norm``.
 
     Args:
         grads (list[Tensor]): The gradients.
 
     Returns:
-        Tensor: A scalar on the first gradient's device.
+        Tensor: A float32 scalar on the first gradient's device (zero without gradients).
     """
     if not grads:
         return torch.zeros(())
@@ -52,8 +55,14 @@ def total_grad_norm(grads: List[torch.Tensor]) -> torch.Tensor:
     for grad in grads:
         groups.setdefault((grad.device, grad.dtype), []).append(grad)
     device = grads[0].device
-    norms = [n.to(device) for group in groups.values() for n in torch._foreach_norm(group, 2.0)]
-    return torch.linalg.vector_norm(torch.stack(norms), 2.0)
+    squares = []
+    for (group_device, dtype), group in groups.items():
+        if group_device.type == 'cpu' and dtype in (torch.float32, torch.float64):
+            sq = torch.stack([torch.dot(g.reshape(-1), g.reshape(-1)) for g in group]).sum()
+        else:
+            sq = torch.stack(torch._foreach_norm(group, 2.0)).float().square().sum()
+        squares.append(sq.float().to(device))
+    return torch.stack(squares).sum().sqrt()
 
 
 class NonFiniteSkipMixin:

@@ -147,3 +147,23 @@ def test_cuda_amp_non_finite_loss_is_skipped_and_scale_backs_off(dtype):
     assert wrapper.loss_scaler.get_scale() < scale
     with pytest.warns(RuntimeWarning), pytest.raises(NonFiniteStepError):
         wrapper.update_params(loss_of(model, wrapper, scale=float('nan'), device='cuda'))
+
+
+@pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=CUDA)])
+def test_total_grad_norm_equals_get_total_norm(device):
+    from greenmim_mm.engine.optim_wrappers.nonfinite import total_grad_norm
+    torch.manual_seed(0)
+    grads = [
+        torch.randn(30, 40, device=device),
+        torch.randn(7, device=device).t(),
+        torch.randn(5, 3, device=device).t(),  # not contiguous
+        torch.randn(6, dtype=torch.float64, device=device),
+        torch.randn(9, device=device).bfloat16()
+    ]
+    expected = torch.nn.utils.get_total_norm(grads, 2.0)
+    got = total_grad_norm(grads)
+    assert got.dtype == torch.float32 and got.device == grads[0].device
+    assert torch.allclose(got.double(), expected.double().cpu().to(device), rtol=1e-5)
+    for bad in (float('nan'), float('inf')):
+        assert not torch.isfinite(total_grad_norm(grads + [torch.tensor([1., bad], device=device)]))
+    assert total_grad_norm([]).item() == 0

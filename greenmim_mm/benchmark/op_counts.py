@@ -33,18 +33,18 @@ from torch.utils._python_dispatch import TorchDispatchMode
 _TO_COPY_OPS = ('aten::_to_copy', 'aten::_autocast_to_reduced_precision',
                 'aten::_autocast_to_full_precision')
 _COPY_INTO_OPS = ('aten::copy_', 'aten::copy')
-# The matrix-multiply kernels: their self time is the GEMM time of a step. The composite
-# operations above them (``aten::linear``, ``aten::matmul``, ``aten::einsum``,
-# ``aten::convolution``) are not listed: their own self time is the reshaping and dispatch
-# around the kernel, which counts as time outside the GEMMs.
+# The matrix-matrix multiply kernels (convolutions included): their self time is the GEMM
+# time of a step. The composite operations above them (``aten::linear``, ``aten::matmul``,
+# ``aten::einsum``, ``aten::convolution``) are not listed: their own self time is the
+# reshaping and dispatch around the kernel, which counts as time outside the GEMMs; nor are
+# the memory-bound vector products (``dot``, ``mv``: e.g. a gradient norm).
 GEMM_OPS = frozenset({
-    'aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::addbmm', 'aten::addmv',
-    'aten::mv', 'aten::dot', 'aten::vdot', 'aten::_addmm_activation', 'aten::mkldnn_linear',
-    'aten::mkldnn_linear_backward', 'aten::mkldnn_linear_backward_input',
-    'aten::mkldnn_linear_backward_weights', 'aten::mkldnn_matmul',
-    'aten::mkldnn_convolution', 'aten::convolution_backward', 'aten::cudnn_convolution',
-    'aten::_slow_conv2d_forward', 'aten::_slow_conv2d_backward', 'aten::_scaled_mm',
-    'aten::_int_mm'
+    'aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm', 'aten::addbmm',
+    'aten::_addmm_activation', 'aten::mkldnn_linear', 'aten::mkldnn_linear_backward',
+    'aten::mkldnn_linear_backward_input', 'aten::mkldnn_linear_backward_weights',
+    'aten::mkldnn_matmul', 'aten::mkldnn_convolution', 'aten::convolution_backward',
+    'aten::cudnn_convolution', 'aten::_slow_conv2d_forward', 'aten::_slow_conv2d_backward',
+    'aten::_scaled_mm', 'aten::_int_mm'
 })
 
 

@@ -111,8 +111,14 @@ class NonFiniteSkipMixin:
         scaler = getattr(self, 'loss_scaler', None)
         return scaler if scaler is not None and scaler.is_enabled() else None
 
+    @torch.compiler.disable
     def step(self, **kwargs) -> None:
-        """Clip (if configured) and step, or skip when the loss or a gradient is not finite."""
+        """Clip (if configured) and step, or skip when the loss or a gradient is not finite.
+
+        Never traced by ``torch.compile`` (a model whose compiled ``train_step`` calls
+        ``update_params`` inside the graph, as mmpretrain's do, would have dynamo meet
+        mmengine's ``ConfigDict`` parameter groups here); it runs eagerly.
+        """
         scaler = self._enabled_scaler()
         if scaler is not None:
             scaler.unscale_(self.optimizer)  # the norm (and clipping) in true units

@@ -117,6 +117,10 @@ def _layer_norm(x2d: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
 def _layer_norm_backward(grad: torch.Tensor, x2d: torch.Tensor, mean: torch.Tensor,
                          rstd: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
                          needs: Tuple[bool, bool, bool]):
+    # The CPU kernel wants float32 statistics of a reduced-precision input, as its forward
+    # gives them; a forward traced by torch.compile (inductor) may return them in x's dtype.
+    if x2d.dtype in (torch.bfloat16, torch.float16) and mean.dtype != torch.float32:
+        mean, rstd = mean.float(), rstd.float()
     return torch.ops.aten.native_layer_norm_backward(grad, x2d, (x2d.shape[-1], ), mean, rstd,
                                                      weight, bias, list(needs))
 

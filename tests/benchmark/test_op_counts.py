@@ -1,4 +1,5 @@
 """greenmim_mm.benchmark.op_counts: the ATen operation and cast counter on known steps."""
+import pytest
 import torch
 
 from greenmim_mm.benchmark.op_counts import count_aten_ops, profile_step, top_ops_by_time
@@ -88,3 +89,20 @@ def test_phases_attribute_the_operations_of_a_method():
     # (optimizer.step's record_function markers are not operations)
     assert with_phase['phases'] == dict(optimizer=2 * 3)
     assert with_phase['other_ops'] == 0
+
+
+def test_time_split_counts_matrix_products_as_gemms_only():
+    a, b, v = torch.randn(128, 128), torch.randn(128, 128), torch.randn(4096)
+
+    def step():
+        (a @ b).relu()
+        torch.dot(v, v)  # a vector product: memory-bound, not a GEMM
+        torch.addmm(a, a, b)
+
+    t = top_ops_by_time(step, top=20)
+    assert t['gemm_ops'] == ['aten::addmm', 'aten::mm'] and t['gemm_calls'] == 2
+    gemm = sum(r['self_cpu_ms'] for r in t['top'] if r['name'] in t['gemm_ops'])
+    assert t['gemm_ms'] == pytest.approx(gemm)
+    assert t['non_gemm_aten_ms'] == pytest.approx(t['aten_self_ms'] - t['gemm_ms'])
+    names = {r['name'] for r in t['top_non_gemm']}
+    assert {'aten::dot', 'aten::relu'} <= names and not names & {'aten::mm', 'aten::addmm'}

@@ -167,6 +167,15 @@ def test_profile_counts_are_sane(tiny_profiles):
             assert [r['self_cpu_ms'] for r in timing['top']] == sorted(
                 (r['self_cpu_ms'] for r in timing['top']), reverse=True)
             assert timing['profiled_aten_calls'] >= counts['aten_ops']
+            # the time split: GEMMs (mm, addmm, bmm, the patch convolution) and the rest
+            entry = case[name]
+            assert 0 < timing['gemm_ms'] < timing['aten_self_ms'] < timing['step_s'] * 1e3 * 1.01
+            assert set(timing['gemm_ops']) >= {'aten::mm', 'aten::addmm', 'aten::bmm'}
+            assert not {r['name'] for r in timing['top_non_gemm']} & set(timing['gemm_ops'])
+            assert len(case[name]['profile']['rounds']) == 3
+            assert entry['outside_gemm_s'] > 0 and 0 < entry['gemm_share'] < 1
+            assert entry['outside_gemm_cpu_s'] == pytest.approx(
+                entry['step_cpu_s_median'] * (1 - entry['gemm_share']))
     for name in ('greenmim', 'simmim'):
         fp32, bf16 = (
             tiny_profiles[p]['cases'][0][name]['profile']['counts'] for p in ('fp32', 'bf16'))
@@ -188,7 +197,9 @@ def test_profile_is_printed_per_contender(tiny_profiles, capsys):
         assert f"| {label} | {counts['aten_ops']:,} | {phases} | {counts['casts']:,} |" in out
         assert f'{label}: top operations by self CPU time' in out
         assert f"| {case[name]['profile']['time']['top'][0]['name']} |" in out
+        assert f"| {label} | {case[name]['step_s_median'] * 1e3:.0f} ms |" in out
     assert 'bfloat16 autocast, eager' in out
+    assert '| contender | step (median) | step CPU time | profiled step | GEMMs |' in out
 
 
 def _compiled_run(monkeypatch, tmp_path, compile_fn):
@@ -240,3 +251,41 @@ def test_a_failing_compilation_is_recorded_not_raised(monkeypatch, tmp_path, cap
     with open(tmp_path / 'c.json') as f:
         assert json.load(f)['cases'][0]['greenmim']['error'] == case['greenmim']['error']
     assert 'greenmim at 224 px batch 1 failed: RuntimeError' in capsys.readouterr().out
+
+
+def test_authors_code_options_and_bad_path(tmp_path):
+    with pytest.raises(SystemExit):
+        options.parse_args(['--authors-code', str(tmp_path), '--model', 'twins'])
+    with pytest.raises(SystemExit):
+        options.parse_args(['--authors-code', str(tmp_path), '--no-time'])
+    args = options.parse_args(['--authors-code', str(tmp_path), '--profile-steps', '2'])
+    assert args.authors_code == str(tmp_path) and args.profile_steps == 2
+    from greenmim_mm.benchmark.authors import import_authors_modeling
+    with pytest.raises(SystemExit, match='no modeling/green_swin_models.py'):
+        import_authors_modeling(str(tmp_path))
+
+
+def test_authors_param_groups_follow_their_weight_decay_split():
+    from greenmim_mm.benchmark.authors import authors_param_groups
+
+    class Tiny(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 4)
+            self.norm = torch.nn.LayerNorm(4)
+            self.relative_position_bias_table = torch.nn.Parameter(torch.zeros(9, 2))
+            self.mask_token = torch.nn.Parameter(torch.zeros(1, 1, 4))
+            self.frozen = torch.nn.Parameter(torch.zeros(2, 2), requires_grad=False)
+
+    model = Tiny()
+    no_decay, decay = authors_param_groups(model, 0.05)
+    assert decay['weight_decay'] == 0.05 and no_decay['weight_decay'] == 0.
+    assert [id(p) for p in decay['params']] == [id(model.fc.weight)]
+    assert {id(p) for p in no_decay['params']} == {
+        id(model.fc.bias),
+        id(model.norm.weight),
+        id(model.norm.bias),
+        id(model.relative_position_bias_table),
+        id(model.mask_token)
+    }

@@ -15,9 +15,8 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.compat import register_checkpoint_safe_globals
-from tests.helpers import demo_training_losses, load_tool, weight_decay_of_parameters, write_images
+from tests.helpers import REPO_ROOT, demo_training_losses, load_tool, weight_decay_of_parameters, write_images
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
 SWIN_B_W14 = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_w14_pretrain.py')
 SWIN_L_W14 = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_l_w14_pretrain.py')

@@ -12,13 +12,13 @@ import subprocess
 import sys
 
 import pytest
+from tests.helpers import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRETRAIN_CFG = osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py')
-DET_CFG = osp.join(REPO, 'configs/demo/mask-rcnn_greenmim_demo.py')
+PRETRAIN_CFG = osp.join(REPO_ROOT, 'configs/demo/greenmim_demo_pretrain.py')
+DET_CFG = osp.join(REPO_ROOT, 'configs/demo/mask-rcnn_greenmim_demo.py')
 
 
-def run(*args, cwd=REPO, timeout=900, check=True) -> str:
+def run(*args, cwd=REPO_ROOT, timeout=900, check=True) -> str:
     # One thread per process: on a busy 2-core machine, 2-thread OpenMP runs spin-wait and
     # slow down several fold.
     env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
@@ -44,7 +44,7 @@ def write_config(path, base, body):
 def test_pretrain_convert_finetune_test(tmp_path):
     data = tmp_path / 'demo'
     run(
-        osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
+        osp.join(REPO_ROOT, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
         '--num-train', 6, '--num-val', 4, '--num-pretrain', 0)
     work = tmp_path / 'work'
 
@@ -56,13 +56,13 @@ train_cfg = dict(max_iters=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 custom_hooks = []
 ''')
-    run(osp.join(REPO, 'tools/train.py'), pretrain_cfg, '--work-dir', work / 'pretrain')
+    run(osp.join(REPO_ROOT, 'tools/train.py'), pretrain_cfg, '--work-dir', work / 'pretrain')
     pretrained = (work / 'pretrain' / 'last_checkpoint').read_text().strip()
     assert pretrained.endswith('iter_2.pth')
 
     backbone = work / 'backbone.pth'
     log = run(
-        osp.join(REPO, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone,
+        osp.join(REPO_ROOT, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone,
         '--config', DET_CFG)
     assert 'missing keys: none' in log and 'unexpected keys: none' in log
 
@@ -81,13 +81,13 @@ param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))
 ''')
     log = run(
-        osp.join(REPO, 'tools/train.py'), det_cfg, '--work-dir', work / 'det', '--no-validate')
+        osp.join(REPO_ROOT, 'tools/train.py'), det_cfg, '--work-dir', work / 'det', '--no-validate')
     assert f'load backbone. in model from: {backbone}' in log
     ckpt = work / 'det' / 'iter_10.pth'
     assert ckpt.exists()
 
     log = run(
-        osp.join(REPO, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det', '--show-dir',
+        osp.join(REPO_ROOT, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det', '--show-dir',
         'vis')
     assert 'Average Precision' in log  # pycocotools' tables
     metrics = dict(re.findall(r'coco/(\w+): (-?[0-9.]+)', log))
@@ -101,9 +101,9 @@ default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))
 def test_test_without_coco_names_the_layout(tmp_path):
     # From an empty working directory, data/coco does not exist; the error comes before the
     # checkpoint (which does not exist either) is read.
-    config = osp.join(REPO, 'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py')
+    config = osp.join(REPO_ROOT, 'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py')
     log = run(
-        osp.join(REPO, 'tools/test.py'),
+        osp.join(REPO_ROOT, 'tools/test.py'),
         config,
         'missing.pth',
         '--work-dir',

@@ -16,10 +16,10 @@ import textwrap
 
 import pytest
 from mmengine.config import Config
+from tests.helpers import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRETRAIN_CFG = osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py')
-DET_CFG = osp.join(REPO, 'configs/demo/mask-rcnn_greenmim_demo.py')
+PRETRAIN_CFG = osp.join(REPO_ROOT, 'configs/demo/greenmim_demo_pretrain.py')
+DET_CFG = osp.join(REPO_ROOT, 'configs/demo/mask-rcnn_greenmim_demo.py')
 OUR_HOOKS = ('AtomicCheckpointHook', 'CheckpointCompatibilityHook', 'DistLossAverageHook')
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,7 @@ def assert_our_hooks(log: str, dumped_config: str) -> None:
 @pytest.fixture(scope='module')
 def data(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('upstream') / 'demo'
-    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'),
+    run(osp.join(REPO_ROOT, 'tools/dataset_converters/make_demo_data.py'),
         '--out',
         root,
         '--seed',
@@ -76,7 +76,7 @@ def data(tmp_path_factory) -> str:
         8,
         '--size',
         96,
-        cwd=REPO)
+        cwd=REPO_ROOT)
     return str(root)
 
 

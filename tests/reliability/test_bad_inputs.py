@@ -39,7 +39,7 @@ from greenmim_mm.cli.config_errors import UnregisteredTypeError
 from greenmim_mm.datasets.transforms import ImageLoadError, SafeLoadImageFromFile
 from greenmim_mm.engine.hooks.checkpoint_check import CheckpointMismatchError
 from tests.helpers import load_tool
-from tests.reliability.helpers import DEMO_DET, DEMO_PRETRAIN, write_tiny_pretrain_config
+from tests.helpers.reliability import DEMO_DET, DEMO_PRETRAIN, write_tiny_pretrain_config
 
 
 def resize_pipeline(size: int, load: str = "dict(type='SafeLoadImageFromFile')") -> str:

@@ -8,10 +8,10 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 
 from ...compat import swin_v1_keys
-from ..utils.grouping import GroupLayout, build_group_layout
-from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
-from ..utils.sparse_conv import gather_tokens as _gather_tokens
-from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
+from ..utils.sparse.grouping import GroupLayout, build_group_layout
+from ..utils.precision.lean_ops import layer_norm_linear, layer_norm_mlp
+from ..utils.sparse.conv import gather_tokens as _gather_tokens
+from ..utils.sparse.geometry import StageTokens, merge_index, stage_tokens
 from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
 
@@ -44,7 +44,7 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
     masked tokens as keys:
 
     - windows keep only their visible tokens and are packed into equal-sized groups
-      (see :mod:`greenmim_mm.models.utils.grouping`); attention is masked per window and
+      (see :mod:`greenmim_mm.models.utils.sparse.grouping`); attention is masked per window and
       the relative position bias is looked up by original coordinates;
     - patch merging concatenates the four (visible) children of each visible 2x2 block in
       the channel order of mmcv's ``PatchMerging``, so weights are shared with the dense
@@ -210,7 +210,7 @@ def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout
     """One Swin block on visible tokens: (B, N, C) -> (B, N, C).
 
     Same computation as ``SwinBlock.forward``; the norms are fused with the following linear
-    layers (:mod:`..utils.lean_ops`) so that backward keeps fewer activations.
+    layers (:mod:`..utils.precision.lean_ops`) so that backward keeps fewer activations.
     """
     w_msa = block.attn.w_msa
     qkv = layer_norm_linear(x, block.norm1, w_msa.qkv)  # (B, N, 3C)

@@ -8,10 +8,10 @@ from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAtten
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from ..utils.grouping import GroupLayout, build_group_layout
-from ..utils.lean_ops import layer_norm_ffn_branch, layer_norm_linear
-from ..utils.sparse_conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
-from ..utils.sparse_geometry import StageTokens, merge_index, neighbour_index, stage_tokens
+from ..utils.sparse.grouping import GroupLayout, build_group_layout
+from ..utils.precision.lean_ops import layer_norm_ffn_branch, layer_norm_linear
+from ..utils.sparse.conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
+from ..utils.sparse.geometry import StageTokens, merge_index, neighbour_index, stage_tokens
 from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
 
@@ -206,7 +206,7 @@ class GreenMIMSVT(GreenMIMPCPVT, SVT):
 def _sparse_lsa(block, x: torch.Tensor, layout: GroupLayout, per_sample: bool) -> torch.Tensor:
     """Locally-grouped self-attention of the visible tokens: (B, N, C) -> (B, N, C).
 
-    The windows' visible tokens are packed into groups (:mod:`..utils.grouping`, no shift, no
+    The windows' visible tokens are packed into groups (:mod:`..utils.sparse.grouping`, no shift, no
     relative-position bias); the norm is fused with ``qkv`` as in the Swin encoder.
     """
     attn = block.attn

@@ -20,8 +20,8 @@ from typing import Any, Callable, List, Optional, Tuple
 import torch
 from torch import nn
 
-from ..utils.group_attention import group_window_attention_qkv
-from ..utils.grouping import GroupLayout, group_count_buckets, pad_groups
+from ..utils.sparse.group_attention import group_window_attention_qkv
+from ..utils.sparse.grouping import GroupLayout, group_count_buckets, pad_groups
 from ..utils.masking import check_unit_mask
 
 

@@ -6,7 +6,7 @@ from torch import nn
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones.sparse_backbone import SparseMIMBackboneMixin
-from greenmim_mm.models.utils.sparse_geometry import stage_tokens
+from greenmim_mm.models.utils.sparse.geometry import stage_tokens
 
 TINY_SVT = dict(
     type='GreenMIMSVT',

@@ -13,7 +13,7 @@ from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
 from .grouping import GroupLayout
-from .lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, plain_linear,
+from ..precision.lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, plain_linear,
                        shadowed_inputs, to_dtype)
 
 

@@ -1,7 +1,7 @@
 """Reduced-precision shadows of parameters, so that autocast casts each weight once per step.
 
 Under autocast every matmul runs on a reduced-precision (bf16/fp16) copy of its float32
-weight. The memory-lean autograd functions (:mod:`.lean_ops`, :mod:`.group_attention`) keep
+weight. The memory-lean autograd functions (:mod:`.lean_ops`, :mod:`..sparse.group_attention`) keep
 the float32 parameter for backward instead of that copy, so without a shadow they cast each
 weight twice per step: in forward and again in backward. A :class:`WeightShadow` keeps one
 reduced-precision copy of each parameter those functions read, as optimizer state (the

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
 
 # Script name -> its path under tools/, laid out as in mmpretrain and mmdet.

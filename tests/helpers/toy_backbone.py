@@ -20,13 +20,15 @@ from mmpretrain.models.utils.attention import WindowMSA
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from greenmim_mm.models.backbones import SparseMIMBackboneMixin
-from greenmim_mm.models.backbones.sparse_backbone import sparse_window_attention
+from greenmim_mm.models.backbones import SparseMIMBackboneMixin, sparse_window_attention
 from greenmim_mm.models.utils.sparse import (GroupLayout, MaskGeometry, patch_conv_pixels,
                                              strided_conv_tokens)
 
 
-def window_attention(attn: WindowMSA, x: torch.Tensor, hw: Tuple[int, int], window_size: int,
+def window_attention(attn: WindowMSA,
+                     x: torch.Tensor,
+                     hw: Tuple[int, int],
+                     window_size: int,
                      visible: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``attn`` on the non-overlapping windows of a token grid; padding keys are ignored.
 
@@ -118,7 +120,9 @@ class ToyWindowNet(BaseModule):
             for dims, heads, depth in zip(embed_dims, num_heads, depths))
         self.merges = nn.ModuleList(
             nn.Conv2d(c_in, c_out, 2, 2) for c_in, c_out in zip(embed_dims, embed_dims[1:]))
-        self.norms = nn.ModuleList(nn.LayerNorm(dims) for dims in embed_dims)
+        self.norms = nn.ModuleList(  # an output norm for each out stage only
+            nn.LayerNorm(dims) if i in self.out_indices else nn.Identity()
+            for i, dims in enumerate(embed_dims))
 
     def forward(self, x: torch.Tensor) -> tuple:
         """(B, 3, H, W) -> one (B, C_i, H_i, W_i) map per out stage."""
@@ -202,7 +206,8 @@ class ToySparseWindowNet(SparseMIMBackboneMixin, ToyWindowNet):
         return tuple(outs)
 
 
-def reference_forward(model: ToyWindowNet, x: torch.Tensor, mask: torch.Tensor) -> List[torch.Tensor]:
+def reference_forward(model: ToyWindowNet, x: torch.Tensor,
+                      mask: torch.Tensor) -> List[torch.Tensor]:
     """The dense toy in which masked tokens do not exist as keys, read at the visible tokens.
 
     Args:

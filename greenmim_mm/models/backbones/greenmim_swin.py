@@ -8,11 +8,10 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 
 from ...compat import swin_v1_keys
-from ..utils.sparse.grouping import GroupLayout
 from ..utils.precision.lean_ops import layer_norm_linear, layer_norm_mlp
-from ..utils.sparse.conv import gather_children
-from ..utils.sparse.conv import gather_tokens as _gather_tokens
+from ..utils.sparse.conv import gather_children, gather_tokens as _gather_tokens
 from ..utils.sparse.geometry import MaskGeometry, StageTokens
+from ..utils.sparse.grouping import GroupLayout
 from .sparse_backbone import SparseMIMBackboneMixin, sparse_window_attention
 
 
@@ -164,7 +163,8 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
         for block in blocks:
             key = self._window_and_shift(block, tokens.grid_hw)
             if block.with_cp and x.requires_grad:
-                x = cp.checkpoint(_sparse_block_forward, block, x, layouts[key], use_reentrant=False)
+                x = cp.checkpoint(
+                    _sparse_block_forward, block, x, layouts[key], use_reentrant=False)
             else:
                 x = _sparse_block_forward(block, x, layouts[key])
         return x

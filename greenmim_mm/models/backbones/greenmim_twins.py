@@ -8,10 +8,10 @@ from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAtten
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from ..utils.sparse.grouping import GroupLayout
 from ..utils.precision.lean_ops import layer_norm_ffn_branch
 from ..utils.sparse.conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
 from ..utils.sparse.geometry import MaskGeometry, StageTokens, neighbour_index
+from ..utils.sparse.grouping import GroupLayout
 from .sparse_backbone import SparseMIMBackboneMixin, sparse_window_attention
 
 

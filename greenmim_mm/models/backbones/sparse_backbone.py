@@ -299,9 +299,8 @@ def registered_sparse_backbones(registry: Registry = MODELS) -> List[str]:
         list[str]: every registered concrete subclass of :class:`SparseMIMBackboneMixin`.
     """
     names = [
-        name for name, cls in registry.module_dict.items()
-        if isinstance(cls, type) and issubclass(cls, SparseMIMBackboneMixin)
-        and not inspect.isabstract(cls)
+        name for name, cls in registry.module_dict.items() if isinstance(cls, type)
+        and issubclass(cls, SparseMIMBackboneMixin) and not inspect.isabstract(cls)
     ]
     for scope, child in registry.children.items():
         names += [f'{scope}.{name}' for name in registered_sparse_backbones(child)]

@@ -62,7 +62,7 @@ def test_a_third_backbone_pretrains_from_its_stage_logic_alone(per_sample):
     # The toy of docs/en/add_a_backbone.md (exact against its dense oracle:
     # tests/models/backbones/test_sparse_backbone.py): 16-px units, 32 channels at the end.
     model = MODELS.build(
-        cfg(dict(type='ToySparseWindowNet'),
+        cfg(dict(type='ToySparseWindowNet', out_indices=(1, )),
             mask_unit=16,
             per_sample_mask=per_sample,
             neck=dict(

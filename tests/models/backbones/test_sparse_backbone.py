@@ -101,8 +101,12 @@ def test_the_static_shape_plan_gives_the_same_results(per_sample):
 
 
 def test_the_mixin_derives_the_declarations_from_the_stage_strides():
-    toy = ToySparseWindowNet(patch_size=4, embed_dims=(8, 8, 16), depths=(1, 1, 1),
-                             num_heads=(1, 1, 1), out_indices=(2, ))
+    toy = ToySparseWindowNet(
+        patch_size=4,
+        embed_dims=(8, 8, 16),
+        depths=(1, 1, 1),
+        num_heads=(1, 1, 1),
+        out_indices=(2, ))
     assert toy.stage_strides == [4, 8, 16]
     assert (toy.mask_unit, toy.num_stages, toy.default_img_size) == (16, 3, None)
     assert toy.tokens_per_unit == [4, 2, 1]
@@ -118,17 +122,22 @@ def test_strides_that_do_not_divide_the_unit_are_refused():
         stage_strides = [6, 16]
 
     model = Uneven()
-    with pytest.raises(ValueError, match=r'every stage stride must divide the mask unit \(the '
-                       r'last stride, 16 px\), got stage_strides \[6, 16\]'):
+    with pytest.raises(
+            ValueError,
+            match=r'every stage stride must divide the mask unit \(the '
+            r'last stride, 16 px\), got stage_strides \[6, 16\]'):
         model(torch.randn(1, 3, 32, 32), torch.zeros(1, 2, 2, dtype=torch.bool))
 
 
 def test_window_attention_refuses_a_layout_of_other_tokens():
     block = ToySparseWindowNet().stages[0][0]
     geometry = MaskGeometry(random_mask(2, 4, 4, 0.5, True, seed=0), [2, 1])
-    layout = geometry.window_layout(0, 3)  # 2 samples x 16 tokens
-    x = torch.randn(3, 16, 16)
-    with pytest.raises(ValueError, match='a window layout of 32 tokens does not fit 3 samples'):
+    layout = geometry.window_layout(0, 3)  # 2 samples x 8 units x 4 tokens
+    x = torch.randn(3, 32, 16)
+    with pytest.raises(
+            ValueError,
+            match='a window layout of 64 tokens does not fit 3 samples '
+            r'of 32 visible tokens \(N for a shared mask, B \* N per sample\)'):
         sparse_window_attention(x, block.norm1, block.attn, layout)
 
 

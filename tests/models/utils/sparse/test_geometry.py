@@ -25,8 +25,8 @@ def test_stage_tokens_and_children_follow_the_tokens_per_unit(batch):
         _assert_same_tensors(geometry.tokens(i), stage_tokens(mask, scale))
         assert geometry.tokens(i) is geometry.tokens(i)  # built once
     # Stage 0's 2x2 children of stage 1 (a merging) and 8x8 cells (one per unit).
-    assert torch.equal(geometry.children(0, 2), merge_index(stage_tokens(mask, 8),
-                                                            stage_tokens(mask, 4), 2))
+    assert torch.equal(
+        geometry.children(0, 2), merge_index(stage_tokens(mask, 8), stage_tokens(mask, 4), 2))
     cells = geometry.children(0, 8)
     assert torch.equal(cells, merge_index(stage_tokens(mask, 8), stage_tokens(mask, 1), 8))
     assert cells.shape == ((7, 64) if batch == 1 else (batch, 7, 64))
@@ -34,8 +34,10 @@ def test_stage_tokens_and_children_follow_the_tokens_per_unit(batch):
 
 def test_cells_that_do_not_tile_the_unit_are_refused():
     geometry = MaskGeometry(random_mask(1, 2, 2, num_visible=2), [4, 2, 1])
-    with pytest.raises(ValueError, match=r'cells of 3x3 tokens do not tile the mask unit at '
-                       r'stage 0 \(4x4 tokens\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'cells of 3x3 tokens do not tile the mask unit at '
+            r'stage 0 \(4x4 tokens\)'):
         geometry.children(0, 3)
     with pytest.raises(ValueError, match='cells of 4x4 tokens'):
         geometry.children(1, 4)

@@ -107,8 +107,8 @@ def _sdpa_group_attention(qkv, table, layout, num_heads, scale, dropout_p) -> to
     return _merge_heads(out)
 
 
-def _gather_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int):
-    """(B, N, 3C) tokens -> q, k, v of the packed slots, each (B, nH, G, gs, hd), contiguous.
+def _gather_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int) -> torch.Tensor:
+    """(B, N, 3C) tokens -> q, k, v of the packed slots, (3, B, nH, G, gs, hd), contiguous.
 
     One ``index_select`` gathers the slots straight into the head-major layout the batched
     matmuls read, so no matmul has to copy an operand into shape.
@@ -116,7 +116,7 @@ def _gather_heads(qkv: torch.Tensor, layout: GroupLayout, num_heads: int):
     B, N, C3 = qkv.shape
     heads = qkv.view(B, N, 3, num_heads, C3 // 3 // num_heads).permute(2, 0, 3, 1, 4)
     slots = heads.index_select(3, _token_of_slot(layout, N))  # (3, B, nH, G * gs, hd)
-    return slots.view(3, B, num_heads, layout.num_groups, layout.group_size, -1).unbind(0)
+    return slots.view(3, B, num_heads, layout.num_groups, layout.group_size, -1)
 
 
 def _head_major_bias(table: Optional[torch.Tensor], layout: GroupLayout) -> torch.Tensor:
@@ -138,12 +138,13 @@ class _GroupAttention(Function):
     recomputed in backward.
 
     Forward and gradients are those of ``proj(softmax(q k^T * scale + bias) v)`` of each
-    token's window, with the bias looked up from the table. Only the tokens' qkv (B, N, 3C)
-    is kept, not the packed slots, the (B, nH, G, gs, gs) probabilities nor the projection's
-    input: backward recomputes them (small next to the linear layers). The slots are laid out
-    head-major, (B, nH, G, gs, hd), so every matmul reads its operands as they are, and the
-    gradient of the gather is one ``index_select`` back to the tokens (every token has exactly
-    one slot; padding slots, masked as keys and never read, get no gradient).
+    token's window, with the bias looked up from the table. Only the packed q, k, v are kept
+    (the tokens' qkv plus the padding slots), not the (B, nH, G, gs, gs) probabilities nor the
+    projection's input: backward recomputes them (small next to the linear layers). The slots
+    are laid out head-major, (B, nH, G, gs, hd), so every matmul reads its operands as they
+    are, and the gradient of the gather is one ``index_select`` back to the tokens (every
+    token has exactly one slot; padding slots, masked as keys and never read, get no
+    gradient).
 
     Under autocast the casts are the plain modules': the four matmuls and ``proj`` in the
     autocast dtype (q, k, v as ``qkv`` gives them, ``proj``'s weight cast), the logits plus
@@ -175,24 +176,25 @@ class _GroupAttention(Function):
     def forward(ctx, qkv, table, proj_w, proj_b, layout, num_heads, scale, train):
         dtype = autocast_dtype(qkv)  # None: no casts at all
         qkv = to_dtype(qkv, dtype)  # (B, N, 3C); already so when a linear made it
-        q, k, v = _gather_heads(qkv, layout, num_heads)  # each (B, nH, G, gs, hd)
-        tokens = _GroupAttention._attend(q, k, v, table, layout, scale, dtype)[2]  # (B, N, C)
-        ctx.layout, ctx.num_heads, ctx.scale = layout, num_heads, scale
-        ctx.dtype = dtype
+        slots = _gather_heads(qkv, layout, num_heads)  # (3, B, nH, G, gs, hd)
+        tokens = _GroupAttention._attend(*slots.unbind(0), table, layout, scale,
+                                         dtype)[2]  # (B, N, C)
+        ctx.layout, ctx.scale, ctx.dtype, ctx.qkv_shape = layout, scale, dtype, qkv.shape
+        # The packed slots (qkv plus a little padding), not qkv: backward needs no gather.
         # The parameter, not its reduced-precision copy: backward reads its shadow or casts.
-        ctx.save_for_backward(qkv, table, proj_w)
+        ctx.save_for_backward(slots, table, proj_w)
         ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
         return F.linear(tokens, param_in(proj_w, dtype, shadowed[2]),
                         param_in(proj_b, dtype, shadowed[3]))
 
     @staticmethod
     def backward(ctx, grad_y):
-        qkv, table, proj_w = ctx.saved_tensors
+        slots, table, proj_w = ctx.saved_tensors
         layout, scale, dtype = ctx.layout, ctx.scale, ctx.dtype
         need = ctx.needs_input_grad
-        with no_autocast(qkv.device.type, dtype):
+        with no_autocast(slots.device.type, dtype):
             grad_y = to_dtype(grad_y, dtype)
-            q, k, v = _gather_heads(qkv, layout, ctx.num_heads)
+            q, k, v = slots.unbind(0)
             B, nH, G, gs, hd = q.shape
             probs, probs_mm, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
                                                               dtype)  # recomputed
@@ -230,5 +232,5 @@ class _GroupAttention(Function):
             del grad_scores
             # slots -> tokens: (3, B, nH, G * gs, hd) -> (B, N, 3, nH, hd)
             grad_qkv = grad_slots.view(3, B, nH, G * gs, hd).permute(1, 3, 0, 2, 4).index_select(
-                1, layout.slot_index).view(qkv.shape)
+                1, layout.slot_index).view(ctx.qkv_shape)
         return grad_qkv, grad_table, grad_proj_w, grad_proj_b, None, None, None, None

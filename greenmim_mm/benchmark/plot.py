@@ -105,7 +105,8 @@ def plot(results: dict, path: str) -> None:
     fig.suptitle(
         f"{model}: {m['cpu']}, {m['threads']} threads, "
         f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}, "
-        f"{m.get('precision', 'float32')}",
+        f"{m.get('precision', 'float32')}, torch {m['torch']}"
+        f"{', ' + m['date'] if m.get('date') else ''}",
         fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -14,6 +14,6 @@ from .pages import differences, page_paths, result_paths, update
 from .registry import TABLES, Table
 
 __all__ = [
-    'Result', 'Block', 'find_blocks', 'replace_blocks', 'differences', 'page_paths',
-    'result_paths', 'update', 'TABLES', 'Table'
+    'Result', 'Block', 'find_blocks', 'replace_blocks', 'differences', 'page_paths', 'result_paths',
+    'update', 'TABLES', 'Table'
 ]

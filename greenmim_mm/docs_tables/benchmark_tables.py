@@ -20,8 +20,7 @@ def model_name(result: Result) -> str:
 def precision(result: Result) -> str:
     """``float32`` or e.g. ``bfloat16 autocast``."""
     m, args = result.data['machine'], result.data['args']
-    return m.get('precision') or (f"{args['amp_dtype']} autocast" if args.get('amp') else
-                                  'float32')
+    return m.get('precision') or (f"{args['amp_dtype']} autocast" if args.get('amp') else 'float32')
 
 
 def optimizers(result: Result) -> str:
@@ -110,6 +109,14 @@ def _padding(result: Result) -> str:
             f"{' (regular / shifted windows)' if shifted else ''}: {per_stage}.")
 
 
+def _joined(cases: List[dict], key: str) -> str:
+    return ' / '.join(str(c[key]) for c in cases)
+
+
+def _steps(cases: List[dict], name: str) -> str:
+    return ' / '.join(f"{c[name]['step_s_median']:.2f}" for c in cases)
+
+
 def details(result: Result, memory: bool = True) -> str:
     """The rest of a run as bullets: the sweep, GreenMIM's grouping share, the padding, the
     processes' total peak memory.
@@ -127,18 +134,16 @@ def details(result: Result, memory: bool = True) -> str:
     sizes = [c for c in sweep if c['mask_ratio'] == data['args']['mask_ratio']]
     if sizes:
         timed = [c for c in sizes if 'speedup' in c]
-        text = (f"Sweep at batch {sizes[0]['batch']}: "
-                f"{' / '.join(str(c['img']) for c in sizes)} px take "
-                f"{' / '.join(format(c['greenmim']['step_s_median'], '.2f') for c in sizes)} s")
+        text = (f"Sweep at batch {sizes[0]['batch']}: {_joined(sizes, 'img')} px take "
+                f"{_steps(sizes, 'greenmim')} s")
         if timed:
-            text += (f" ({base} {' / '.join(format(c['simmim']['step_s_median'], '.2f') for c in timed)}"
-                     f" s: {' / '.join(times(c['speedup']) for c in timed)})")
-        ratios = [c for c in sweep if c['img'] == sizes[0]['img']]
+            text += (f" ({base} {_steps(timed, 'simmim')} s: "
+                     f"{' / '.join(times(c['speedup']) for c in timed)})")
+        ratios = sorted((c for c in sweep if c['img'] == sizes[0]['img']),
+                        key=lambda c: c['mask_ratio'])
         if len(ratios) > 1:
-            ratios.sort(key=lambda c: c['mask_ratio'])
-            text += (f"; at {sizes[0]['img']} px, mask ratios "
-                     f"{' / '.join(str(c['mask_ratio']) for c in ratios)} take "
-                     f"{' / '.join(format(c['greenmim']['step_s_median'], '.2f') for c in ratios)} s")
+            text += (f"; at {sizes[0]['img']} px, mask ratios {_joined(ratios, 'mask_ratio')} "
+                     f"take {_steps(ratios, 'greenmim')} s")
         bullets.append(text + '.')
     grouped = [c for c in data['cases'] if 'grouping_s' in c.get('greenmim', {})]
     if grouped:

@@ -24,8 +24,7 @@ def pretraining_table(result: Result) -> str:
                f"{d['settings']['budget_s']:.0f} s per pre-trained arm ({source(result)}).\n"
                f'{machine_line(result)}')
     header = [
-        'arm', 'calibrated step (s)', 'pre-training iterations', 'pre-training run (s)',
-        'last loss'
+        'arm', 'calibrated step (s)', 'pre-training iterations', 'pre-training run (s)', 'last loss'
     ]
     return caption + '\n\n' + table(header, rows)
 
@@ -50,14 +49,13 @@ def accuracy_table(result: Result) -> str:
             f"{s['mean']:.3f}", f"{s['std']:.3f}", ', '.join(f'{v:.3f}' for v in s['values']),
             f"{s['val_mean']:.3f}"
         ])
-    title = (f"{metric.capitalize()} ({d['data']['test']:,} test images; val: {d['data']['val']:,} images), "
-             f"{len(d['settings']['seeds'])} seeds per arm:")
+    images = d['data']
+    title = (f"{metric.capitalize()} ({images['test']:,} test images; val: {images['val']:,} "
+             f"images), {len(d['settings']['seeds'])} seeds per arm:")
     verdict = (f"GreenMIM - random init: {summary['gain']:+.3f} (2 x pooled std "
                f"{2 * summary['pooled_std']:.3f}); GreenMIM >= SimMIM: "
                f"{summary['greenmim_ge_simmim']}; separates: {summary['separates']}.")
-    header = [
-        'arm', 'pre-training iterations (run s)', 'mean', 'std', 'seeds', 'val mean'
-    ]
+    header = ['arm', 'pre-training iterations (run s)', 'mean', 'std', 'seeds', 'val mean']
     return title + '\n\n' + table(header, rows) + '\n\n' + verdict
 
 

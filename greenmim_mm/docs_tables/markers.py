@@ -10,8 +10,7 @@ from typing import Callable, List, NamedTuple
 
 OPEN = '<!-- table:{} -->'
 CLOSE = '<!-- /table:{} -->'
-_BLOCK = re.compile(r'<!-- table:(?P<name>[\w-]+) -->(?P<body>.*?)<!-- /table:(?P=name) -->',
-                    re.S)
+_BLOCK = re.compile(r'<!-- table:(?P<name>[\w-]+) -->(?P<body>.*?)<!-- /table:(?P=name) -->', re.S)
 _OPENING = re.compile(r'<!-- table:([\w-]+) -->')
 _CLOSING = re.compile(r'<!-- /table:([\w-]+) -->')
 

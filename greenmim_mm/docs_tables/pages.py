@@ -107,8 +107,7 @@ def differences(root: str, tables: Optional[Mapping[str, Table]] = None) -> List
             continue
         with open(osp.join(root, path), encoding='utf-8') as f:
             old = f.read()
-        old_blocks = {b.start: b for b in find_blocks(old)}
-        for block, fresh in zip(old_blocks.values(), find_blocks(new)):
+        for block, fresh in zip(find_blocks(old), find_blocks(new)):
             shown.add(block.name)
             if block.body != fresh.body:
                 problems.append(f'{path}: table {block.name!r} differs from '
@@ -120,8 +119,8 @@ def differences(root: str, tables: Optional[Mapping[str, Table]] = None) -> List
     ]
     problems += [
         f'table {name!r} ({", ".join(t.sources)}) is shown on no page: add its markers '
-        f'<!-- table:{name} --> ... <!-- /table:{name} --> to a page' for name, t in
-        renderer.tables.items()
+        f'<!-- table:{name} --> ... <!-- /table:{name} --> to a page'
+        for name, t in renderer.tables.items()
         if name not in shown and all(osp.exists(osp.join(root, p)) for p in t.sources)
     ]
     return problems

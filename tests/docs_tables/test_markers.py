@@ -10,9 +10,8 @@ PAGE = ('# Title\n\nA step is <!-- table:speed -->3x<!-- /table:speed --> faster
 
 def test_find_blocks_tells_inline_from_block():
     blocks = find_blocks(PAGE)
-    assert [(b.name, b.inline, b.body) for b in blocks] == [('speed', True, '3x'),
-                                                           ('grid', False,
-                                                            '\n| a |\n|---|\n| 1 |\n')]
+    assert [(b.name, b.inline, b.body)
+            for b in blocks] == [('speed', True, '3x'), ('grid', False, '\n| a |\n|---|\n| 1 |\n')]
     assert PAGE[blocks[0].start:blocks[0].end] == '<!-- table:speed -->3x<!-- /table:speed -->'
 
 

@@ -42,6 +42,7 @@ def _edit_json(path, edit):
 
 
 def test_a_changed_figure_fails_until_regenerated(checkout):
+
     def faster(data):
         data['cases'][0]['speedup'] = 9.876
 
@@ -73,8 +74,9 @@ def test_a_hand_edited_table_fails(checkout):
 def test_unread_result_files_and_unshown_tables_are_reported(checkout):
     (checkout / 'docs/benchmark/new_run.json').write_text('{}')
     page = checkout / 'docs/en/benchmark.md'
-    page.write_text(page.read_text().replace('<!-- table:bench_twins_cpu_details -->', '').replace(
-        '<!-- /table:bench_twins_cpu_details -->', ''))
+    page.write_text(page.read_text().replace('<!-- table:bench_twins_cpu_details -->',
+                                             '').replace('<!-- /table:bench_twins_cpu_details -->',
+                                                         ''))
     problems = differences(str(checkout))
     assert ('docs/benchmark/new_run.json is read by no table: add an entry to '
             'greenmim_mm/docs_tables/registry.py') in problems

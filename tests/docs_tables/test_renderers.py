@@ -8,8 +8,15 @@ from greenmim_mm.docs_tables.gain_tables import accuracy_table
 from greenmim_mm.docs_tables.profile_tables import counts_table, step_summary
 
 MACHINE = dict(cpu='Xeon', cpus=2, threads=2, torch='2.14.1', device='cpu', date='2026-12-06')
-ARGS = dict(model='swin', arch=None, mask_ratio=0.75, iters=5, warmup=2, mem_steps=3,
-            baseline_fused_adamw=True, amp=False)
+ARGS = dict(
+    model='swin',
+    arch=None,
+    mask_ratio=0.75,
+    iters=5,
+    warmup=2,
+    mem_steps=3,
+    baseline_fused_adamw=True,
+    amp=False)
 
 
 def _timed(step: float) -> dict:
@@ -25,13 +32,25 @@ def _memory(g_mib: float, s_mib: float) -> dict:
 
 def _run(**args) -> Result:
     cases = [
-        dict(img=224, batch=8, mask_ratio=0.75, greenmim=_timed(1.0), simmim=_timed(4.4),
-             speedup=4.4, memory=_memory(300, 2000)),
-        dict(img=448, batch=2, mask_ratio=0.75, greenmim=_timed(1.2), simmim=_timed(3.72),
-             speedup=3.1, memory=_memory(250, 1000))
+        dict(
+            img=224,
+            batch=8,
+            mask_ratio=0.75,
+            greenmim=_timed(1.0),
+            simmim=_timed(4.4),
+            speedup=4.4,
+            memory=_memory(300, 2000)),
+        dict(
+            img=448,
+            batch=2,
+            mask_ratio=0.75,
+            greenmim=_timed(1.2),
+            simmim=_timed(3.72),
+            speedup=3.1,
+            memory=_memory(250, 1000))
     ]
-    return Result('docs/benchmark/run.json', dict(args=dict(ARGS, **args), machine=MACHINE,
-                                                   cases=cases, sweep=[]))
+    return Result('docs/benchmark/run.json',
+                  dict(args=dict(ARGS, **args), machine=MACHINE, cases=cases, sweep=[]))
 
 
 def test_step_table():
@@ -79,8 +98,10 @@ def test_memory_table_names_both_machines_when_they_differ():
 
 
 def test_machine_line_of_a_gpu_and_a_missing_date():
-    gpu = Result('x.json', dict(machine=dict(gpu='NVIDIA H100', cpu='EPYC', torch='2.11',
-                                             date='2026-11-25 10:00 UTC')))
+    gpu = Result(
+        'x.json',
+        dict(
+            machine=dict(gpu='NVIDIA H100', cpu='EPYC', torch='2.11', date='2026-11-25 10:00 UTC')))
     assert machine_line(gpu) == 'Machine: NVIDIA H100 (CPU EPYC), torch 2.11; 2026-11-25.'
     with pytest.raises(ValueError, match=r'x.json records no date'):
         machine_line(Result('x.json', dict(machine=dict(cpu='EPYC', torch='2.11'))))
@@ -88,12 +109,19 @@ def test_machine_line_of_a_gpu_and_a_missing_date():
 
 def _profiled(precision: str, ops: int) -> Result:
     counts = dict(
-        aten_ops=ops, phases=dict(optimizer=6, sparse_plan=500), casts=400, cast_bytes=650e6,
+        aten_ops=ops,
+        phases=dict(optimizer=6, sparse_plan=500),
+        casts=400,
+        cast_bytes=650e6,
         cast_kinds={'float32->bfloat16': dict(casts=285, bytes=240e6)})
-    base = dict(aten_ops=2 * ops, phases=dict(optimizer=3000), casts=491, cast_bytes=987e6,
-                cast_kinds={})
-    case = dict(img=224, batch=8, mask_ratio=0.75, greenmim=dict(profile=dict(counts=counts)),
-                simmim=dict(profile=dict(counts=base)))
+    base = dict(
+        aten_ops=2 * ops, phases=dict(optimizer=3000), casts=491, cast_bytes=987e6, cast_kinds={})
+    case = dict(
+        img=224,
+        batch=8,
+        mask_ratio=0.75,
+        greenmim=dict(profile=dict(counts=counts)),
+        simmim=dict(profile=dict(counts=base)))
     return Result(f'docs/benchmark/{precision}.json',
                   dict(args=ARGS, machine=dict(MACHINE, precision=precision), cases=[case]))
 
@@ -113,8 +141,9 @@ def test_counts_table_and_summary():
     ]
     assert step_summary(bf16) == ('a Swin-B bfloat16 step (224 px, batch 8) runs 6,000 ATen '
                                   'operations (SimMIM 12,000) and casts 650 MB (987 MB)')
-    with pytest.raises(ValueError, match='no profile of .greenmim.*run benchmark.py with '
-                       '--profile'):
+    with pytest.raises(
+            ValueError, match='no profile of .greenmim.*run benchmark.py with '
+            '--profile'):
         counts_table(_run(), bf16)
 
 
@@ -122,11 +151,19 @@ def test_accuracy_table_states_the_criterion():
     arms = dict(
         random=dict(mean=0.25, std=0.01, values=[0.24, 0.26], val_mean=0.26),
         greenmim=dict(mean=0.31, std=0.02, values=[0.29, 0.33], val_mean=0.30))
-    result = Result('g.json', dict(
-        summary=dict(metric='test_top1', arms=arms, gain=0.06, pooled_std=0.0158,
-                     greenmim_ge_simmim=True, separates=True),
-        pretrain=dict(greenmim=dict(iters=1162, wall_s=359.5)), data=dict(test=1000, val=500),
-        settings=dict(seeds=[0, 1])))
+    result = Result(
+        'g.json',
+        dict(
+            summary=dict(
+                metric='test_top1',
+                arms=arms,
+                gain=0.06,
+                pooled_std=0.0158,
+                greenmim_ge_simmim=True,
+                separates=True),
+            pretrain=dict(greenmim=dict(iters=1162, wall_s=359.5)),
+            data=dict(test=1000, val=500),
+            settings=dict(seeds=[0, 1])))
     assert accuracy_table(result).splitlines() == [
         'Test top-1 accuracy (1,000 test images; val: 500 images), 2 seeds per arm:', '',
         '| arm | pre-training iterations (run s) | mean | std | seeds | val mean |',

@@ -18,8 +18,11 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--check', action='store_true', help='change nothing; exit 1 if a table '
-                        'differs from its result files')
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='change nothing; exit 1 if a table '
+        'differs from its result files')
     parser.add_argument('--list', action='store_true', help='print the tables and their files')
     parser.add_argument('--root', default=ROOT, help='the repository (default: this checkout)')
     args = parser.parse_args()

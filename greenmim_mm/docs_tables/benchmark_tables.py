@@ -1,7 +1,8 @@
 """Tables of ``tools/analysis_tools/benchmark.py`` results (``docs/benchmark/*.json``)."""
 from typing import List
 
-from .formatting import Result, machine_line, mib, plural, run_date, source, table, times
+from .formatting import (Result, machine_line, machines_line, mib, plural, run_date, source, table,
+                         times)
 
 
 def baseline_name(result: Result) -> str:
@@ -192,11 +193,8 @@ def memory_table(fp32: Result, amp: Result) -> str:
         'input', 'batch', 'float32 GreenMIM / SimMIM', 'float32 ratio',
         f'{precision(amp)} GreenMIM / SimMIM', f'{precision(amp).split()[0]} ratio'
     ]
-    machines = machine_line(fp32)
-    if machine_line(amp) != machines:
-        machines += f' {precision(amp)}: {machine_line(amp)}'
-    caption = (f"Step memory, {model_name(amp)}, mask ratio {amp.data['args']['mask_ratio']} "
-               f'({source(amp)}; float32 from {source(fp32)}).\n{machines}')
+    caption = (f"Step memory, {model_name(amp)}, mask ratio {amp.data['args']['mask_ratio']}; "
+               f'{source(fp32, amp)}.\n{machines_line(fp32, amp)}')
     return caption + '\n\n' + table(header, rows)
 
 

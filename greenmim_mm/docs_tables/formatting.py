@@ -34,7 +34,22 @@ def run_date(result: Result) -> str:
     return str(date)[:10]
 
 
-def machine_line(result: Result) -> str:
+def machines_line(*results: Result) -> str:
+    """:func:`machine_line` of each run, once where the runs share machine and day (their
+    load averages aside).
+
+    Args:
+        *results (Result): Runs whose figures one table shows together.
+
+    Returns:
+        str: One ``Machine: ...`` sentence, or one per run, each after its file.
+    """
+    if len({machine_line(r, load=False) for r in results}) == 1:
+        return machine_line(results[0], load=False)
+    return ' '.join(f'`{r.path}`: {machine_line(r)}' for r in results)
+
+
+def machine_line(result: Result, load: bool = True) -> str:
     """``Machine: <CPU or GPU> (<n> CPUs), <n> torch threads, torch <version>; <date>.``
 
     Reads the ``machine`` record of the benchmark (``cpu``, ``cpus``, ``threads``,
@@ -43,6 +58,8 @@ def machine_line(result: Result) -> str:
 
     Args:
         result (Result): A result file with a ``machine`` record and a date.
+        load (bool): Add the load average at the start of the run, where recorded.
+            Defaults to True.
 
     Returns:
         str: One sentence naming the machine, the torch version and the date.
@@ -59,7 +76,7 @@ def machine_line(result: Result) -> str:
     if threads and not m.get('gpu'):
         parts.append(f"{threads} torch thread{'s' if threads != 1 else ''}")
     parts.append(f"torch {m['torch']}")
-    if m.get('load_avg'):
+    if load and m.get('load_avg'):
         parts.append(f"load average {m['load_avg'][0]:.1f} at start")
     return f"Machine: {', '.join(parts)}; {run_date(result)}."
 

@@ -2,7 +2,7 @@
 from typing import List, Optional
 
 from .benchmark_tables import baseline_name, model_name, optimizers, precision
-from .formatting import Result, count, machine_line, megabytes, source, table
+from .formatting import Result, count, machines_line, megabytes, source, table
 
 
 def _counts(result: Result, name: str) -> dict:
@@ -50,13 +50,10 @@ def counts_table(fp32: Result, amp: Result) -> str:
         row(f"of them {kind.replace('->', ' -> ')}", [_kind(x, kind) for x in c])
     case = amp.data['cases'][0]
     header = ['per step', 'GreenMIM', 'of which the CPU plan', baseline_name(amp)]
-    machines = machine_line(fp32)
-    if machine_line(amp) != machines:
-        machines += f' {low}: {machine_line(amp)}'
     caption = (f"{model_name(amp)}, {case['img']} px, batch {case['batch']}, mask ratio "
-               f"{case['mask_ratio']}, one step after a warm-up, {optimizers(amp)} "
-               f'({source(fp32, amp)}). The counts depend on the code and the shapes, not on '
-               f'the machine. {machines}')
+               f"{case['mask_ratio']}, one step after a warm-up, {optimizers(amp)}; "
+               f'{source(fp32, amp)}. The counts depend on the code and the shapes, not on '
+               f'the machine. {machines_line(fp32, amp)}')
     return caption + '\n\n' + table(header, rows)
 
 
@@ -67,7 +64,7 @@ def step_summary(amp: Result) -> str:
     return (f"a {model_name(amp)} {precision(amp).split()[0]} step ({case['img']} px, batch "
             f"{case['batch']}) runs {g['aten_ops']:,} ATen operations ({baseline_name(amp)} "
             f"{s['aten_ops']:,}) and casts {megabytes(g['cast_bytes'])} "
-            f"({megabytes(s['cast_bytes'])})")
+            f"({baseline_name(amp)} {megabytes(s['cast_bytes'])})")
 
 
 def outside_plan(fp32: Result, amp: Result) -> str:
@@ -75,8 +72,8 @@ def outside_plan(fp32: Result, amp: Result) -> str:
     parts = []
     for run in (fp32, amp):
         c = _counts(run, 'greenmim')
-        parts.append(f"{c['aten_ops'] - c['phases']['sparse_plan']:,} in "
-                     f"{precision(run)}")
+        parts.append(f"{c['aten_ops'] - c['phases']['sparse_plan']:,} operations in "
+                     f'{precision(run)}')
     opt = _counts(amp, 'greenmim')['phases']['optimizer']
     return (f"outside the CPU plan our step runs {' and '.join(parts)}; under "
             f"{precision(amp).split()[0]} the optimizer phase holds {opt:,} operations")

@@ -93,8 +93,11 @@ def test_memory_table_names_both_machines_when_they_differ():
     amp = Result('docs/benchmark/amp.json', dict(amp.data, machine=dict(MACHINE, cpu='EPYC')))
     text = memory_table(fp32, amp)
     assert '| 224 | 8 | 300 / 2000 MiB | 0.15x | 300 / 2000 MiB | **0.15x** |' in text
-    assert ('Machine: Xeon (2 CPUs), 2 torch threads, torch 2.14.1; 2026-12-06. bfloat16 '
-            'autocast: Machine: EPYC (2 CPUs)') in text
+    assert ('`docs/benchmark/run.json`: Machine: Xeon (2 CPUs), 2 torch threads, torch 2.14.1; '
+            '2026-12-06. `docs/benchmark/amp.json`: Machine: EPYC (2 CPUs)') in text
+    same_machine = memory_table(fp32, _run(amp=True, amp_dtype='bfloat16'))
+    assert same_machine.splitlines()[1] == ('Machine: Xeon (2 CPUs), 2 torch threads, torch '
+                                            '2.14.1; 2026-12-06.')
 
 
 def test_machine_line_of_a_gpu_and_a_missing_date():
@@ -140,7 +143,7 @@ def test_counts_table_and_summary():
         '| of them bfloat16 -> float32 | 0 |  | 0 |'
     ]
     assert step_summary(bf16) == ('a Swin-B bfloat16 step (224 px, batch 8) runs 6,000 ATen '
-                                  'operations (SimMIM 12,000) and casts 650 MB (987 MB)')
+                                  'operations (SimMIM 12,000) and casts 650 MB (SimMIM 987 MB)')
     with pytest.raises(
             ValueError, match='no profile of .greenmim.*run benchmark.py with '
             '--profile'):

@@ -58,7 +58,7 @@ gpu-check: install
 	$(PYTHON) tools/analysis_tools/gpu_check.py --out-dir work_dirs/gpu_check
 
 # Does pre-training pay off? Random init vs GreenMIM vs SimMIM pre-trained for the same
-# wall-clock, each fine-tuned with 3 seeds (docs/en/pretraining_gain.md; 34 min on 2 cores).
+# wall-clock, each fine-tuned with several seeds (docs/en/pretraining_gain.md).
 gain: install
 	$(PYTHON) tools/analysis_tools/pretrain_gain.py \
 		--json docs/pretraining_gain/pretraining_gain.json \

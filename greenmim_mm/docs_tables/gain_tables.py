@@ -63,4 +63,4 @@ def duration(result: Result) -> str:
     """One clause for the README: seeds and total time of the committed run."""
     d = result.data
     return (f"each fine-tuned with {len(d['settings']['seeds'])} seeds "
-            f"({d['total_s'] / 60:.0f} min in all on {d['machine']['cpu_count']} cores)")
+            f"({d['total_s'] / 60:.1f} min in all on {d['machine']['cpu_count']} cores)")

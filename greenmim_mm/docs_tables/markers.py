@@ -10,9 +10,12 @@ from typing import Callable, List, NamedTuple
 
 OPEN = '<!-- table:{} -->'
 CLOSE = '<!-- /table:{} -->'
-_BLOCK = re.compile(r'<!-- table:(?P<name>[\w-]+) -->(?P<body>.*?)<!-- /table:(?P=name) -->', re.S)
-_OPENING = re.compile(r'<!-- table:([\w-]+) -->')
-_CLOSING = re.compile(r'<!-- /table:([\w-]+) -->')
+# A marker inside a code span (`<!-- table:x -->`, as pages that explain them write it) is
+# text, not a marker.
+_BLOCK = re.compile(
+    r'(?<!`)<!-- table:(?P<name>[\w-]+) -->(?P<body>.*?)<!-- /table:(?P=name) -->(?!`)', re.S)
+_OPENING = re.compile(r'(?<!`)<!-- table:([\w-]+) -->')
+_CLOSING = re.compile(r'<!-- /table:([\w-]+) -->(?!`)')
 
 
 class Block(NamedTuple):

@@ -22,6 +22,11 @@ def test_replace_blocks_changes_only_the_bodies():
     assert replace_blocks(new, lambda b: b.body.strip('\n')) == new  # a fixed point
 
 
+def test_markers_in_code_spans_are_text():
+    page = PAGE + 'Write `<!-- table:x -->` and `<!-- /table:x -->` around a table.\n'
+    assert [b.name for b in find_blocks(page)] == ['speed', 'grid']
+
+
 def test_an_unpaired_marker_is_an_error():
     with pytest.raises(ValueError, match="an opening marker of table 'grid' has no partner"):
         find_blocks(PAGE.replace('<!-- /table:grid -->', ''))

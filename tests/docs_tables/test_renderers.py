@@ -175,3 +175,27 @@ def test_accuracy_table_states_the_criterion():
         'GreenMIM - random init: +0.060 (2 x pooled std 0.032); GreenMIM >= SimMIM: True; '
         'separates: True.'
     ]
+
+
+def test_gpu_check_tables_carry_the_machine():
+    from greenmim_mm.docs_tables.benchmark_tables import gpu_check
+    case = dict(
+        img=224,
+        batch=64,
+        greenmim=dict(_timed(0.1), images_per_s=640.0),
+        simmim=_timed(0.3),
+        speedup=3.0)
+    result = Result(
+        'docs/benchmark/gpu_check.json',
+        dict(
+            machine=dict(
+                device='cuda', torch='2.14.1', date='2026-12-06', gpu='NVIDIA H100', cpu='EPYC'),
+            cuda_tests=dict(status='skipped: --no-tests'),
+            runs=[dict(precision='fp32', kind='eager', mode='eager', cases=[case])]))
+    lines = gpu_check(result).splitlines()
+    assert lines[:2] == [
+        '`make gpu-check` (`docs/benchmark/gpu_check.json`).',
+        'Machine: NVIDIA H100 (CPU EPYC), torch 2.14.1; 2026-12-06.'
+    ]
+    assert '| fp32 | eager | 64 | 100 ms | 300 ms | 3.00x | 640.0 | - | - | - |' in lines
+    assert not any(line.startswith('#') for line in lines)

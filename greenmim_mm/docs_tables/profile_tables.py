@@ -4,6 +4,10 @@ from typing import List, Optional
 from .benchmark_tables import baseline_name, model_name, optimizers, precision
 from .formatting import Result, count, machines_line, megabytes, source, table
 
+# The contenders besides GreenMIM that a profile may hold, in the table's column order, and
+# their column titles (the baseline's is SimMIM or the dense Twins model).
+OTHER_CONTENDERS = dict(simmim='baseline', authors="the authors' code")
+
 
 def _counts(result: Result, name: str) -> dict:
     """The ``profile.counts`` of contender ``name`` in the run's first case."""
@@ -31,11 +35,12 @@ def counts_table(fp32: Result, amp: Result) -> str:
         str: The caption (files, case, machines) and the table.
     """
     low = precision(amp).split()[0]
-    names = ['greenmim', 'simmim']
+    others = [n for n in OTHER_CONTENDERS if 'profile' in amp.data['cases'][0].get(n, {})]
+    names = ['greenmim'] + others
     rows: List[List[str]] = []
 
     def row(label: str, values: List[str], plan: Optional[str] = None) -> None:
-        rows.append([label, values[0], plan or '', values[1]])
+        rows.append([label, values[0], plan or ''] + values[1:])
 
     for run, tag in ((fp32, 'float32'), (amp, low)):
         c = [_counts(run, n) for n in names]
@@ -49,7 +54,8 @@ def counts_table(fp32: Result, amp: Result) -> str:
     for kind in (f'float32->{low}', f'{low}->float32'):
         row(f"of them {kind.replace('->', ' -> ')}", [_kind(x, kind) for x in c])
     case = amp.data['cases'][0]
-    header = ['per step', 'GreenMIM', 'of which the CPU plan', baseline_name(amp)]
+    header = ['per step', 'GreenMIM', 'of which the CPU plan'
+              ] + [baseline_name(amp) if n == 'simmim' else OTHER_CONTENDERS[n] for n in others]
     caption = (f"{model_name(amp)}, {case['img']} px, batch {case['batch']}, mask ratio "
                f"{case['mask_ratio']}, one step after a warm-up, {optimizers(amp)}; "
                f'{source(fp32, amp)}. The counts depend on the code and the shapes, not on '

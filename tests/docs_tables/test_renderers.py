@@ -199,3 +199,20 @@ def test_gpu_check_tables_carry_the_machine():
     ]
     assert '| fp32 | eager | 64 | 100 ms | 300 ms | 3.00x | 640.0 | - | - | - |' in lines
     assert not any(line.startswith('#') for line in lines)
+
+
+def test_counts_table_adds_the_authors_code_where_profiled():
+    fp32, bf16 = _profiled('float32', 5000), _profiled('bfloat16 autocast', 6000)
+    for run in (fp32, bf16):
+        run.data['cases'][0]['authors'] = dict(
+            profile=dict(
+                counts=dict(
+                    aten_ops=4900,
+                    phases=dict(optimizer=4),
+                    casts=563,
+                    cast_bytes=636e6,
+                    cast_kinds={})))
+    lines = counts_table(fp32, bf16).splitlines()
+    assert lines[
+        2] == "| per step | GreenMIM | of which the CPU plan | SimMIM | the authors' code |"
+    assert lines[4] == '| ATen operations, float32 | 5,000 | 500 | 10,000 | 4,900 |'

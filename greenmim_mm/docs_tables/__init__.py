@@ -5,7 +5,7 @@ metafiles.
 - :mod:`.registry`: every table, the files it reads and the function that renders it;
 - :mod:`.markers`: the ``<!-- table:NAME -->`` blocks of a page;
 - :mod:`.pages`: regenerate the pages (:func:`update`) or list what differs
-  (:func:`differences`), the logic of ``tools/misc/update_docs_tables.py``;
+  (:func:`differences`); :mod:`.cli` is ``tools/misc/update_docs_tables.py``;
 - :mod:`.benchmark_tables`, :mod:`.profile_tables`, :mod:`.gain_tables`: the renderers.
 """
 from .formatting import Result

@@ -106,3 +106,20 @@ def test_a_missing_result_file_is_named(checkout):
     (checkout / 'docs/benchmark/benchmark_twins.json').unlink()
     problems = differences(str(checkout))
     assert any('docs/benchmark/benchmark_twins.json does not exist' in p for p in problems)
+
+
+def test_the_command_line(checkout, capsys):
+    from greenmim_mm.docs_tables.cli import main
+    assert main(['--check'], root=str(checkout)) == 0
+    assert main(['--list'], root=str(checkout)) == 0
+    assert 'bench_swin_cpu: docs/benchmark/benchmark_same_optimizer.json' in capsys.readouterr().out
+
+    _edit_json(checkout / 'docs/benchmark/benchmark_twins.json',
+               lambda d: d['cases'][0].update(speedup=1.5))
+    assert main(['--check', '--root', str(checkout)]) == 1
+    out = capsys.readouterr()
+    assert out.out == ("docs/en/benchmark.md: table 'bench_twins_cpu' differs from "
+                       'docs/benchmark/benchmark_twins.json\n')
+    assert main([], root=str(checkout)) == 0
+    assert capsys.readouterr().out == 'updated docs/en/benchmark.md\n'
+    assert '**1.50x**' in (checkout / 'docs/en/benchmark.md').read_text()

@@ -2,7 +2,7 @@
 PYTHON ?= .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint format bench bench-amp benchmark gpu-check gain docs-tables clean-data
+.PHONY: install demo test test-slow lint format bench bench-amp benchmark gpu-check gain docs-tables clean-data
 
 install:
 	@bash tools/install.sh
@@ -10,12 +10,14 @@ install:
 demo: install
 	@PYTHON=$(PYTHON) bash tools/run_demo.sh
 
+# Unit and small integration tests (a few minutes on 2 cores).
 test: install
-	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
-
-# Skips the end-to-end runs marked `slow`.
-test-fast: install
 	$(PYTHON) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+# The end-to-end runs marked `slow` (demo Mask R-CNN, upstream tools, DDP, resume, compile);
+# .ci/run runs them after `make test`.
+test-slow: install
+	$(PYTHON) -m pytest tests -m slow $(PYTEST_ARGS)
 
 # flake8, isort and yapf as OpenMMLab runs them (settings in setup.cfg, the same hooks in
 # .pre-commit-config.yaml); .ci/run runs it after the tests. All three report before it fails.

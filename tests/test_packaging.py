@@ -4,8 +4,8 @@ from importlib import metadata
 
 import pytest
 from packaging.requirements import Requirement
-from tests.helpers import REPO_ROOT
 
+from tests.helpers import REPO_ROOT
 
 
 def locked_versions() -> dict:

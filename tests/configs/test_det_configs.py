@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
+
 from tests.helpers import REPO_ROOT
 
 SWIN_B_DET = [

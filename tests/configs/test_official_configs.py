@@ -17,8 +17,8 @@ from mmengine.utils import import_modules_from_strings
 
 from greenmim_mm.models.utils.ckpt_convert import (convert_official_decoder, convert_official_swin,
                                                    set_window_sizes)
-from tests.helpers.official_layout import authors_release_shapes, mae_pos_embed
 from tests.helpers import REPO_ROOT
+from tests.helpers.official_layout import authors_release_shapes, mae_pos_embed
 
 SWIN_B = (128, [2, 2, 18, 2], [4, 8, 16, 32])
 SWIN_L = (192, [2, 2, 18, 2], [6, 12, 24, 48])

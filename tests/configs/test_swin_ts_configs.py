@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
+
 from tests.helpers import REPO_ROOT
 
 # name -> (depths, drop path in detection)

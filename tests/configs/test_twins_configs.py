@@ -88,6 +88,7 @@ def test_demo_loss_falls(tmp_path, restore_determinism):
     assert last < 0.85 * first, (first, last)
 
 
+@pytest.mark.slow
 def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     """The detector's backbone is the dense SVT-L with FPN on 4 stages, and a converted
     pretraining checkpoint (tools/model_converters/convert_checkpoint.py) loads into it

@@ -258,7 +258,9 @@ def test_merge_reorder_matches_mmcv(order):
 def test_relative_position_index_matches_mmpretrain(ws):
     msa = WindowMSA(embed_dims=4, window_size=(ws, ws), num_heads=1)
     assert torch.equal(window_relative_position_index(ws), msa.relative_position_index)
-    assert torch.equal(window_relative_position_index(ws), RefAttention(4, ws, 1).relative_position_index)
+    assert torch.equal(
+        window_relative_position_index(ws),
+        RefAttention(4, ws, 1).relative_position_index)
 
 
 def test_resize_table():

@@ -18,8 +18,8 @@ import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.necks import mae_sincos_pos_embed_2d, sincos_pos_embed_2d
 from greenmim_mm.models.utils.ckpt_convert import convert_official_decoder, detect_pos_embed_layout
 from tests.helpers import REPO_ROOT, randomize_weights
-from tests.helpers.official_layout import (authors_decoder_reference, authors_state_dict, mae_pos_embed,
-                                   wrap_release)
+from tests.helpers.official_layout import (authors_decoder_reference, authors_state_dict,
+                                           mae_pos_embed, wrap_release)
 
 LN = dict(type='LN', eps=1e-6)
 DECODER_HEADS = 4

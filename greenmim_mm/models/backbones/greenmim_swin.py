@@ -8,10 +8,10 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 
 from ...compat import swin_v1_keys
-from ..utils.sparse.grouping import GroupLayout, build_group_layout
 from ..utils.precision.lean_ops import layer_norm_linear, layer_norm_mlp
 from ..utils.sparse.conv import gather_tokens as _gather_tokens
 from ..utils.sparse.geometry import StageTokens, merge_index, stage_tokens
+from ..utils.sparse.grouping import GroupLayout, build_group_layout
 from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
 

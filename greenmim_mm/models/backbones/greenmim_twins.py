@@ -8,10 +8,10 @@ from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAtten
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from ..utils.sparse.grouping import GroupLayout, build_group_layout
 from ..utils.precision.lean_ops import layer_norm_ffn_branch, layer_norm_linear
 from ..utils.sparse.conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
 from ..utils.sparse.geometry import StageTokens, merge_index, neighbour_index, stage_tokens
+from ..utils.sparse.grouping import GroupLayout, build_group_layout
 from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
 
 

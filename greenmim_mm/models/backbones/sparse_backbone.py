@@ -20,9 +20,9 @@ from typing import Any, Callable, List, Optional, Tuple
 import torch
 from torch import nn
 
+from ..utils.masking import check_unit_mask
 from ..utils.sparse.group_attention import group_window_attention_qkv
 from ..utils.sparse.grouping import GroupLayout, group_count_buckets, pad_groups
-from ..utils.masking import check_unit_mask
 
 
 class SparseMIMBackboneMixin(metaclass=ABCMeta):

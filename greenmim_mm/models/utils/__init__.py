@@ -11,7 +11,7 @@ from .masking import (check_mask_ratio, check_unit_mask, mask_generator, num_vis
                       random_unit_mask, sorted_visible_indices, unit_grid, visible_indices)
 
 __all__ = [
-    'sparse', 'precision', 'ckpt_convert', 'check_mask_ratio', 'check_unit_mask',
-    'mask_generator', 'num_visible_units', 'random_unit_mask', 'sorted_visible_indices',
-    'unit_grid', 'visible_indices'
+    'sparse', 'precision', 'ckpt_convert', 'check_mask_ratio', 'check_unit_mask', 'mask_generator',
+    'num_visible_units', 'random_unit_mask', 'sorted_visible_indices', 'unit_grid',
+    'visible_indices'
 ]

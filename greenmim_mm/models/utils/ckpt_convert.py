@@ -78,10 +78,9 @@ from .sparse.grouping import window_relative_position_index
 
 __all__ = [
     'unwrap_state_dict', 'detect_format', 'convert_greenmim_mm', 'convert_official_swin',
-    'merge_swin_to_mmcv', 'merge_mmcv_to_swin', 
-    'resize_relative_position_table', 'infer_swin_arch', 'set_window_sizes', 'add_output_norms',
-    'to_backbone_checkpoint', 'convert_official_decoder', 'detect_pos_embed_layout',
-    'MERGE_ORDER_NOTES'
+    'merge_swin_to_mmcv', 'merge_mmcv_to_swin', 'resize_relative_position_table', 'infer_swin_arch',
+    'set_window_sizes', 'add_output_norms', 'to_backbone_checkpoint', 'convert_official_decoder',
+    'detect_pos_embed_layout', 'MERGE_ORDER_NOTES'
 ]
 
 # (pattern, replacement) pairs applied in order to keys of the Microsoft-Swin layout; the first

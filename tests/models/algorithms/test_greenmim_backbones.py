@@ -7,20 +7,9 @@ from torch import nn
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones.sparse_backbone import SparseMIMBackboneMixin
 from greenmim_mm.models.utils.sparse.geometry import stage_tokens
+from tests.helpers.tiny_models import tiny_svt_cfg
 
-TINY_SVT = dict(
-    type='GreenMIMSVT',
-    arch=dict(
-        embed_dims=[16, 16, 32, 32],
-        depths=[2, 2, 2, 2],
-        num_heads=[1, 1, 2, 2],
-        patch_sizes=[4, 2, 2, 2],
-        strides=[4, 2, 2, 2],
-        mlp_ratios=[2, 2, 2, 2],
-        sr_ratios=[8, 4, 2, 1],
-        window_sizes=[7, 7, 7, 7]),
-    qkv_bias=True,
-    norm_after_stage=[False, False, False, True])
+TINY_SVT = tiny_svt_cfg()
 
 
 def cfg(backbone, embed_dim=32, **kwargs):

@@ -72,8 +72,8 @@ def test_exact_with_empty_windows():
 def test_many_groups_are_packed():
     # 448x448 keeps 49 of 196 units: stage 1 has 3136 visible tokens, far above 2 * ws^2,
     # so windows are packed into groups.
-    from greenmim_mm.models.utils.sparse.grouping import build_group_layout
     from greenmim_mm.models.utils.sparse.geometry import stage_tokens
+    from greenmim_mm.models.utils.sparse.grouping import build_group_layout
     mask = random_mask(1, 14, 14, 0.75, False, seed=7)
     tokens = stage_tokens(mask, 8)
     layout = build_group_layout(tokens.coords, tokens.grid_hw, 7, 3)

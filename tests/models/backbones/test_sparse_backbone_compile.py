@@ -24,6 +24,7 @@ import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones import GreenMIMSVT, GreenMIMSwinTransformer
 from greenmim_mm.models.utils.masking import random_unit_mask
 from tests.helpers import tiny_greenmim_cfg
+from tests.helpers.tiny_models import build_tiny_svt
 
 IMG = 128  # a 4x4 grid of 32-px units; mask 0.75 keeps 4 units (256 stage-0 tokens)
 
@@ -39,17 +40,7 @@ def tiny_swin() -> GreenMIMSwinTransformer:
 
 
 def tiny_svt() -> GreenMIMSVT:
-    return GreenMIMSVT(
-        arch=dict(
-            embed_dims=[16, 16, 32, 32],
-            depths=[2, 2, 2, 2],
-            num_heads=[1, 1, 2, 2],
-            patch_sizes=[4, 2, 2, 2],
-            strides=[4, 2, 2, 2],
-            mlp_ratios=[2, 2, 2, 2],
-            sr_ratios=[8, 4, 2, 1],
-            window_sizes=[4, 4, 4, 4]),
-        norm_after_stage=[False, False, False, True])
+    return build_tiny_svt(window=4)
 
 
 class CountingBackend:
@@ -117,6 +108,7 @@ def test_fifty_masks_compile_a_bounded_number_of_graphs(build, per_sample, fresh
     assert graph_break_functions() == {'SparseMIMBackboneMixin.checked_sparse_plan'}
 
 
+@pytest.mark.slow
 def test_train_step_under_mmengine_compile(fresh_dynamo):
     """mmengine's ``compile=True`` wraps ``model.train_step`` in ``torch.compile``."""
     cfg = tiny_greenmim_cfg(

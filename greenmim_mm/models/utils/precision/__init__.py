@@ -10,6 +10,6 @@ from .lean_ops import (autocast_dtype, layer_norm_ffn_branch, layer_norm_linear,
 from .shadow_store import WeightShadow, shadow_of
 
 __all__ = [
-    'autocast_dtype', 'no_autocast', 'layer_norm_linear', 'layer_norm_mlp',
-    'layer_norm_ffn_branch', 'WeightShadow', 'shadow_of'
+    'autocast_dtype', 'no_autocast', 'layer_norm_linear', 'layer_norm_mlp', 'layer_norm_ffn_branch',
+    'WeightShadow', 'shadow_of'
 ]

@@ -14,9 +14,8 @@ from .grouping import (GroupLayout, build_group_layout, choose_group_size, group
 
 __all__ = [
     'StageTokens', 'stage_tokens', 'merge_index', 'neighbour_index', 'GroupLayout',
-    'build_group_layout', 'choose_group_size', 'group_count_buckets', 'pack_windows',
-    'pad_groups', 'relative_position_index', 'window_relative_position_index',
-    'group_window_attention', 'group_window_attention_qkv', 'gather_tokens', 'gather_children',
-    'strided_conv_tokens', 'patchify_pixels', 'patch_conv_pixels', 'depthwise_conv_tokens',
-    'check_strided_conv'
+    'build_group_layout', 'choose_group_size', 'group_count_buckets', 'pack_windows', 'pad_groups',
+    'relative_position_index', 'window_relative_position_index', 'group_window_attention',
+    'group_window_attention_qkv', 'gather_tokens', 'gather_children', 'strided_conv_tokens',
+    'patchify_pixels', 'patch_conv_pixels', 'depthwise_conv_tokens', 'check_strided_conv'
 ]

@@ -6,14 +6,14 @@ visible positions (tests/models/utils/sparse/).
 """
 from .conv import (check_strided_conv, depthwise_conv_tokens, gather_children, gather_tokens,
                    patch_conv_pixels, patchify_pixels, strided_conv_tokens)
-from .geometry import StageTokens, merge_index, neighbour_index, stage_tokens
+from .geometry import MaskGeometry, StageTokens, merge_index, neighbour_index, stage_tokens
 from .group_attention import group_window_attention, group_window_attention_qkv
 from .grouping import (GroupLayout, build_group_layout, choose_group_size, group_count_buckets,
                        pack_windows, pad_groups, relative_position_index,
                        window_relative_position_index)
 
 __all__ = [
-    'StageTokens', 'stage_tokens', 'merge_index', 'neighbour_index', 'GroupLayout',
+    'MaskGeometry', 'StageTokens', 'stage_tokens', 'merge_index', 'neighbour_index', 'GroupLayout',
     'build_group_layout', 'choose_group_size', 'group_count_buckets', 'pack_windows', 'pad_groups',
     'relative_position_index', 'window_relative_position_index', 'group_window_attention',
     'group_window_attention_qkv', 'gather_tokens', 'gather_children', 'strided_conv_tokens',

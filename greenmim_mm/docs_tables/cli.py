@@ -1,5 +1,6 @@
 """The command line of ``tools/misc/update_docs_tables.py``."""
 import argparse
+import os.path as osp
 import sys
 from typing import List, Optional
 
@@ -29,6 +30,12 @@ def main(argv: Optional[List[str]] = None, root: Optional[str] = None) -> int:
     parser.add_argument('--list', action='store_true', help='print the tables and their files')
     parser.add_argument('--root', default=root, required=root is None, help='the repository')
     args = parser.parse_args(argv)
+    if not osp.exists(osp.join(args.root, 'README.md')):
+        print(
+            f'{args.root} is not a checkout of greenmim_mm (no README.md): pass --root with '
+            'the repository whose pages to regenerate',
+            file=sys.stderr)
+        return 1
     if args.list:
         for name, table in TABLES.items():
             print(f"{name}: {', '.join(table.sources)}{' (inline)' if table.inline else ''}")

@@ -123,3 +123,6 @@ def test_the_command_line(checkout, capsys):
     assert main([], root=str(checkout)) == 0
     assert capsys.readouterr().out == 'updated docs/en/benchmark.md\n'
     assert '**1.50x**' in (checkout / 'docs/en/benchmark.md').read_text()
+
+    assert main(['--check'], root=str(checkout / 'docs')) == 1  # e.g. an installed copy
+    assert 'is not a checkout of greenmim_mm (no README.md)' in capsys.readouterr().err

@@ -1,6 +1,11 @@
 # Two commands for a fresh machine: `make demo` and `make test`. Both install what is missing.
 PYTHON ?= .venv/bin/python
 PYTEST_ARGS ?=
+# Test worker processes (pytest-xdist, one test file per worker), each with one intra-op thread
+# (tests/conftest.py): on 2 cores two workers beat one process with two threads
+# (docs/en/get_started.md, Tests). PYTEST_WORKERS=0 runs the tests in the pytest process.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: install demo test test-slow lint format bench bench-amp benchmark gpu-check gain docs-tables clean-data
 
@@ -12,12 +17,12 @@ demo: install
 
 # Unit and small integration tests (a few minutes on 2 cores).
 test: install
-	$(PYTHON) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 # The end-to-end runs marked `slow` (demo Mask R-CNN, upstream tools, DDP, resume, compile);
 # .ci/run runs them after `make test`.
 test-slow: install
-	$(PYTHON) -m pytest tests -m slow $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests -m slow $(XDIST) $(PYTEST_ARGS)
 
 # flake8, isort and yapf as OpenMMLab runs them (settings in setup.cfg, the same hooks in
 # .pre-commit-config.yaml); .ci/run runs it after the tests. All three report before it fails.

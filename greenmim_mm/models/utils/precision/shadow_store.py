@@ -25,7 +25,12 @@ from typing import Iterable, Optional
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-# parameter -> weak reference to the WeightShadow that keeps its copy
+# parameter -> weak reference to the WeightShadow that keeps its copy.
+# Why a lookup by parameter rather than a handle passed down: the lean functions run inside
+# the forwards of mmpretrain's modules (WindowMSA, FFN, PatchMerging), whose signatures are not
+# ours, and the optimizer wrapper that owns the shadows never sees those calls. The parameter
+# is the one object both sides hold, so it is the key; both sides are weak, so the map keeps
+# neither a model nor a wrapper alive.
 _OWNERS = WeakIdKeyDictionary()
 
 

@@ -83,3 +83,75 @@ def outside_plan(fp32: Result, amp: Result) -> str:
     opt = _counts(amp, 'greenmim')['phases']['optimizer']
     return (f"outside the CPU plan our step runs {' and '.join(parts)}; under "
             f"{precision(amp).split()[0]} the optimizer phase holds {opt:,} operations")
+
+
+def _ms(entry: dict, key: str) -> str:
+    return f'{entry[key] * 1e3:,.0f} ms' if key in entry else '-'
+
+
+def time_split_table(fp32: Result, amp: Result) -> str:
+    """Per precision and contender: the step, its GEMM time and the time outside the GEMMs.
+
+    Args:
+        fp32 (Result): A ``--profile`` run in float32.
+        amp (Result): The same case with ``--profile --amp``.
+
+    Returns:
+        str: The caption (files, case, machines) and the table, with GreenMIM's step and its
+        time outside the GEMMs as a multiple of the other contenders'.
+    """
+    rows: List[List[str]] = []
+    for run in (fp32, amp):
+        case = run.data['cases'][0]
+        names = ['greenmim'] + [n for n in OTHER_CONTENDERS if 'gemm_s' in case.get(n, {})]
+        ours = case['greenmim']
+        for name in names:
+            entry = case[name]
+            label = ('GreenMIM' if name == 'greenmim' else
+                     baseline_name(run) if name == 'simmim' else OTHER_CONTENDERS[name])
+            versus = ['', '']
+            if name != 'greenmim':
+                versus = [
+                    f"{entry['step_cpu_s_median'] / ours['step_cpu_s_median']:.2f}x",
+                    f"{ours['outside_gemm_cpu_s'] / entry['outside_gemm_cpu_s']:.2f}x"
+                ]
+            rows.append([
+                precision(run).split()[0], label,
+                _ms(entry, 'step_s_median'),
+                _ms(entry, 'step_cpu_s_median'),
+                _ms(entry, 'gemm_s'),
+                _ms(entry, 'outside_gemm_s'),
+                _ms(entry, 'outside_gemm_cpu_s')
+            ] + versus)
+    header = [
+        'precision', 'contender', 'step', 'step CPU time', 'GEMMs', 'outside GEMMs',
+        'CPU time outside GEMMs', 'its step CPU time / ours', 'our CPU time outside GEMMs / its'
+    ]
+    case = amp.data['cases'][0]
+    args = amp.data['args']
+    caption = (f"{model_name(amp)}, {case['img']} px, batch {case['batch']}, mask ratio "
+               f"{case['mask_ratio']}, {optimizers(amp)}; {source(fp32, amp)}: median of "
+               f"{args.get('iters')} alternating steps (step, step CPU time) and of "
+               f"{args.get('profile_steps', 1)} alternating profiled steps (GEMMs, outside "
+               f'GEMMs). {machines_line(fp32, amp)}')
+    return caption + '\n\n' + table(header, rows)
+
+
+def versus_summary(amp: Result) -> str:
+    """One clause for the README: GreenMIM's step against the other contenders', in step CPU
+    time and in CPU time outside the GEMMs."""
+    case = amp.data['cases'][0]
+    ours = case['greenmim']
+    parts = []
+    for name in ('simmim', 'authors'):
+        entry = case.get(name, {})
+        if 'outside_gemm_cpu_s' not in entry:
+            continue
+        label = baseline_name(amp) if name == 'simmim' else OTHER_CONTENDERS[name]
+        parts.append(f"{entry['step_cpu_s_median'] / ours['step_cpu_s_median']:.2f}x as fast "
+                     f"as {label} (its time outside the matrix multiplies "
+                     f"{ours['outside_gemm_cpu_s'] / entry['outside_gemm_cpu_s']:.2f}x theirs)")
+    machine = amp.data['machine']
+    return (f"on {machine.get('cpu', 'a CPU')} with native bf16 ({machine.get('threads')} "
+            f"thread{'s' if machine.get('threads') != 1 else ''}), that step is "
+            + ' and '.join(parts))

@@ -57,6 +57,15 @@ TABLES: Dict[str, Table] = {
     Table((BENCH + 'benchmark_profile_fp32.json', BENCH + 'benchmark_profile_bf16.json'),
           profile.outside_plan,
           inline=True),
+    # The same runs of the code before the work outside the GEMMs was cut (see the page).
+    'profile_counts_before':
+    Table((BENCH + 'benchmark_profile_fp32_before.json',
+           BENCH + 'benchmark_profile_bf16_before.json'), profile.counts_table),
+    'profile_time_split':
+    Table((BENCH + 'benchmark_profile_fp32.json', BENCH + 'benchmark_profile_bf16.json'),
+          profile.time_split_table),
+    'profile_bf16_versus':
+    Table((BENCH + 'benchmark_profile_bf16.json', ), profile.versus_summary, inline=True),
     'profile_bf16_summary':
     Table((BENCH + 'benchmark_profile_bf16.json', ), profile.step_summary, inline=True),
     # `make gpu-check`, once a run's gpu_check.json is committed here.

@@ -216,3 +216,56 @@ def test_counts_table_adds_the_authors_code_where_profiled():
     assert lines[
         2] == "| per step | GreenMIM | of which the CPU plan | SimMIM | the authors' code |"
     assert lines[4] == '| ATen operations, float32 | 5,000 | 500 | 10,000 | 4,900 |'
+
+
+def test_time_split_table_compares_the_time_outside_the_gemms():
+    from greenmim_mm.docs_tables.profile_tables import time_split_table
+
+    def timed(step_cpu, outside_cpu, gemm=0.5):
+        return dict(
+            step_s_median=2 * step_cpu,
+            step_cpu_s_median=step_cpu,
+            gemm_s=gemm,
+            outside_gemm_s=2 * outside_cpu,
+            outside_gemm_cpu_s=outside_cpu)
+
+    def run(precision):
+        case = dict(
+            img=224,
+            batch=8,
+            mask_ratio=0.75,
+            greenmim=timed(1.0, 0.4),
+            simmim=timed(3.0, 1.6),
+            authors=timed(1.2, 0.5))
+        return Result(f'docs/benchmark/{precision}.json',
+                      dict(
+                          args=dict(ARGS, iters=5, profile_steps=3),
+                          machine=dict(MACHINE, precision=precision),
+                          cases=[case]))
+
+    lines = time_split_table(run('float32'), run('bfloat16 autocast')).splitlines()
+    assert 'median of 5 alternating steps' in lines[0] and '3 alternating profiled' in lines[0]
+    assert lines[4] == ('| float32 | GreenMIM | 2,000 ms | 1,000 ms | 500 ms | 800 ms | 400 ms |'
+                        '  |  |')
+    assert lines[5] == ('| float32 | SimMIM | 6,000 ms | 3,000 ms | 500 ms | 3,200 ms | '
+                        '1,600 ms | 3.00x | 0.25x |')
+    assert lines[6].startswith("| float32 | the authors' code |") and lines[6].endswith(
+        '| 1.20x | 0.80x |')
+    assert len(lines) == 4 + 6 and lines[7].startswith('| bfloat16 | GreenMIM |')
+
+
+def test_versus_summary_names_both_contenders():
+    from greenmim_mm.docs_tables.profile_tables import versus_summary
+    case = dict(
+        img=224,
+        batch=8,
+        mask_ratio=0.75,
+        greenmim=dict(step_cpu_s_median=1.0, outside_gemm_cpu_s=0.5),
+        simmim=dict(step_cpu_s_median=3.0, outside_gemm_cpu_s=2.0),
+        authors=dict(step_cpu_s_median=1.25, outside_gemm_cpu_s=0.625))
+    text = versus_summary(
+        Result('docs/benchmark/b.json',
+               dict(args=ARGS, machine=dict(MACHINE, threads=1), cases=[case])))
+    assert text == ('on Xeon with native bf16 (1 thread), that step is 3.00x as fast as SimMIM '
+                    '(its time outside the matrix multiplies 0.25x theirs) and 1.25x as fast as '
+                    "the authors' code (its time outside the matrix multiplies 0.80x theirs)")

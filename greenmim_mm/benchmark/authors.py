@@ -134,13 +134,10 @@ def authors_param_groups(model: nn.Module, weight_decay: float) -> list:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        skip = param.ndim <= 1 or name.endswith('.bias') or 'position_bias' in name or (
-            'token' in name)
+        one_dim = param.ndim <= 1 or name.endswith('.bias')
+        skip = one_dim or 'position_bias' in name or 'token' in name
         (no_decay if skip else decay).append(param)
-    return [
-        dict(params=no_decay, weight_decay=0.),
-        dict(params=decay, weight_decay=weight_decay)
-    ]
+    return [dict(params=no_decay, weight_decay=0.), dict(params=decay, weight_decay=weight_decay)]
 
 
 class AuthorsOptim:
@@ -174,7 +171,8 @@ class AuthorsContender(nn.Module):
         images = data['inputs'].to(self.mean.device).flip(1).float()
         images = (images - self.mean) / self.std
         with torch.autocast(
-                optim.device, dtype=optim.amp_dtype or torch.float32,
+                optim.device,
+                dtype=optim.amp_dtype or torch.float32,
                 enabled=optim.amp_dtype is not None):
             loss = self.model(images, mask_ratio=self.mask_ratio)[0]
         loss.backward()
@@ -183,8 +181,8 @@ class AuthorsContender(nn.Module):
         return dict(loss=loss.detach())
 
 
-def build_authors_contender(path: str, arch: Optional[str], img: int, ratio: float,
-                            device: str, amp_dtype: Optional[str], lr: float,
+def build_authors_contender(path: str, arch: Optional[str], img: int, ratio: float, device: str,
+                            amp_dtype: Optional[str], lr: float,
                             weight_decay: float) -> Tuple[AuthorsContender, AuthorsOptim]:
     """(contender, optim) in training mode on ``device``.
 

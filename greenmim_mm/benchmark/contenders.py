@@ -100,8 +100,7 @@ def compile_contender(model, target: str):
     return model
 
 
-def build_case(args: argparse.Namespace, name: str, img: int, batch: int,
-               ratio: float) -> Tuple:
+def build_case(args: argparse.Namespace, name: str, img: int, batch: int, ratio: float) -> Tuple:
     """(model, optim_wrapper, batch) of one contender at one case, ready to step.
 
     Args:

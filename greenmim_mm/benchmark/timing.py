@@ -135,8 +135,7 @@ def profile_contenders(args: argparse.Namespace, built: dict, result: dict) -> N
     for _ in range(args.profile_steps):
         for name, (model, ow, data) in built.items():
             rounds[name].append(
-                top_ops_by_time(lambda: model.train_step(data, ow), args.device,
-                                args.profile_top))
+                top_ops_by_time(lambda: model.train_step(data, ow), args.device, args.profile_top))
     for name, timed in rounds.items():
         outside = [t['step_s'] - t['gemm_ms'] / 1e3 for t in timed]
         middle = sorted(range(len(timed)), key=outside.__getitem__)[len(timed) // 2]

@@ -153,5 +153,5 @@ def versus_summary(amp: Result) -> str:
                      f"{ours['outside_gemm_cpu_s'] / entry['outside_gemm_cpu_s']:.2f}x theirs)")
     machine = amp.data['machine']
     return (f"on {machine.get('cpu', 'a CPU')} with native bf16 ({machine.get('threads')} "
-            f"thread{'s' if machine.get('threads') != 1 else ''}), that step is "
-            + ' and '.join(parts))
+            f"thread{'s' if machine.get('threads') != 1 else ''}), that step is " +
+            ' and '.join(parts))

@@ -237,11 +237,12 @@ def test_time_split_table_compares_the_time_outside_the_gemms():
             greenmim=timed(1.0, 0.4),
             simmim=timed(3.0, 1.6),
             authors=timed(1.2, 0.5))
-        return Result(f'docs/benchmark/{precision}.json',
-                      dict(
-                          args=dict(ARGS, iters=5, profile_steps=3),
-                          machine=dict(MACHINE, precision=precision),
-                          cases=[case]))
+        return Result(
+            f'docs/benchmark/{precision}.json',
+            dict(
+                args=dict(ARGS, iters=5, profile_steps=3),
+                machine=dict(MACHINE, precision=precision),
+                cases=[case]))
 
     lines = time_split_table(run('float32'), run('bfloat16 autocast')).splitlines()
     assert 'median of 5 alternating steps' in lines[0] and '3 alternating profiled' in lines[0]

@@ -179,8 +179,8 @@ def test_profile_counts_are_sane(tiny_profiles):
             assert not {r['name'] for r in timing['top_non_gemm']} & set(timing['gemm_ops'])
             assert len(case[name]['profile']['rounds']) == 3
             assert entry['outside_gemm_s'] > 0 and 0 < entry['gemm_share'] < 1
-            assert entry['outside_gemm_cpu_s'] == pytest.approx(
-                entry['step_cpu_s_median'] * (1 - entry['gemm_share']))
+            assert entry['outside_gemm_cpu_s'] == pytest.approx(entry['step_cpu_s_median'] *
+                                                                (1 - entry['gemm_share']))
     for name in ('greenmim', 'simmim'):
         fp32, bf16 = (
             tiny_profiles[p]['cases'][0][name]['profile']['counts'] for p in ('fp32', 'bf16'))
@@ -287,10 +287,11 @@ def test_authors_param_groups_follow_their_weight_decay_split():
     no_decay, decay = authors_param_groups(model, 0.05)
     assert decay['weight_decay'] == 0.05 and no_decay['weight_decay'] == 0.
     assert [id(p) for p in decay['params']] == [id(model.fc.weight)]
-    assert {id(p) for p in no_decay['params']} == {
-        id(model.fc.bias),
-        id(model.norm.weight),
-        id(model.norm.bias),
-        id(model.relative_position_bias_table),
-        id(model.mask_token)
-    }
+    assert {id(p)
+            for p in no_decay['params']} == {
+                id(model.fc.bias),
+                id(model.norm.weight),
+                id(model.norm.bias),
+                id(model.relative_position_bias_table),
+                id(model.mask_token)
+            }

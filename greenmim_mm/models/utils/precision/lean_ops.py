@@ -199,17 +199,19 @@ class _GeluLinear(Function):
         return grad_h, grad_w, grad_b, None
 
 
-# Under autocast, inputs with at least this many elements take the plain modules: there the
-# recomputation in backward (a LayerNorm, a GELU) costs more time than autograd's own nodes,
-# on CPU (AMX, bf16) from about Swin-B's stage 1 at batch 8 (1536 x 256 tokens x channels)
-# upwards; below it the lean functions are the faster path (fewer autograd nodes and casts).
-# See docs/en/mixed_precision.md. float32 keeps the lean path at every size.
+# Under CPU autocast, inputs with at least this many elements take the plain modules: there
+# the recomputation in backward (a LayerNorm, a GELU) costs more time than autograd's own
+# nodes (AMX, bf16: from about Swin-B's stage 1 at batch 8, 1536 x 256 tokens x channels,
+# upwards); below it the lean functions are the faster path (fewer autograd nodes and casts).
+# See docs/en/mixed_precision.md. float32, and CUDA (not measured; memory is what limits the
+# batch there), keep the lean path at every size.
 LEAN_MAX_NUMEL_UNDER_AUTOCAST = 2**18
 
 
 def _lean_ok(x: torch.Tensor, norm: nn.Module) -> bool:
     """Whether the lean path computes what the modules would, and is not slower."""
-    if autocast_dtype(x) is not None and x.numel() >= LEAN_MAX_NUMEL_UNDER_AUTOCAST:
+    if (x.device.type == 'cpu' and autocast_dtype(x) is not None
+            and x.numel() >= LEAN_MAX_NUMEL_UNDER_AUTOCAST):
         return False
     return (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine and norm.weight is not None
             and norm.bias is not None and len(norm.normalized_shape) == 1 and lean_dtype_ok(x))

@@ -151,3 +151,21 @@ def test_under_autocast_same_as_modules(device, dtype, x_dtype):
         lean = saved_bytes(lambda t: layer_norm_mlp(t, norm, ffn), x)
         plain = saved_bytes(lambda t: ffn(norm(t), identity=t), x)
     assert lean < plain
+
+
+def test_cpu_autocast_takes_the_plain_modules_from_the_size_rule_up(monkeypatch):
+    from greenmim_mm.models.utils.precision import lean_ops
+    torch.manual_seed(0)
+    norm, linear = torch.nn.LayerNorm(8), torch.nn.Linear(8, 16)
+    x = torch.randn(4, 5, 8, requires_grad=True)
+    monkeypatch.setattr(lean_ops, 'LEAN_MAX_NUMEL_UNDER_AUTOCAST', x.numel() + 1)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        small = lean_ops.layer_norm_linear(x, norm, linear)
+    monkeypatch.setattr(lean_ops, 'LEAN_MAX_NUMEL_UNDER_AUTOCAST', x.numel())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        large = lean_ops.layer_norm_linear(x, norm, linear)
+    fp32 = lean_ops.layer_norm_linear(x, norm, linear)  # float32: lean at every size
+    assert 'LayerNormLinear' in type(small.grad_fn).__name__
+    assert 'LayerNormLinear' not in type(large.grad_fn).__name__
+    assert 'LayerNormLinear' in type(fp32.grad_fn).__name__
+    assert torch.equal(small, large)  # the same values either way

@@ -128,12 +128,18 @@ def time_split_table(fp32: Result, amp: Result) -> str:
         'CPU time outside GEMMs', 'its step CPU time / ours', 'our CPU time outside GEMMs / its'
     ]
     case = amp.data['cases'][0]
-    args = amp.data['args']
+    steps = []
+    for run in (fp32, amp):
+        args = run.data['args']
+        steps.append(f"{args.get('iters')} alternating steps (step, step CPU time) and of "
+                     f"{args.get('profile_steps', 1)} alternating profiled steps (GEMMs, outside "
+                     'GEMMs)')
+    medians = (
+        steps[0] if steps[0] == steps[1] else
+        f'{steps[0]} in {precision(fp32)}, of {steps[1]} in {precision(amp)}')
     caption = (f"{model_name(amp)}, {case['img']} px, batch {case['batch']}, mask ratio "
                f"{case['mask_ratio']}, {optimizers(amp)}; {source(fp32, amp)}: median of "
-               f"{args.get('iters')} alternating steps (step, step CPU time) and of "
-               f"{args.get('profile_steps', 1)} alternating profiled steps (GEMMs, outside "
-               f'GEMMs). {machines_line(fp32, amp)}')
+               f'{medians}. {machines_line(fp32, amp)}')
     return caption + '\n\n' + table(header, rows)
 
 

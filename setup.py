@@ -42,7 +42,11 @@ setup(
     # torch and mmcv are left to the user's environment (CUDA builds differ per cluster);
     # requirements/torch.txt and requirements/mmcv.txt pin the CPU stack `make install` uses.
     install_requires=INSTALL_REQUIRES,
-    extras_require={'tests': ['pytest']},
+    # the probe of `make gain` (greenmim_mm/experiments/probe.py); training needs none of it
+    extras_require={
+        'tests': ['pytest'],
+        'experiments': ['scikit-learn>=1.3'],
+    },
     license='Apache-2.0',
     zip_safe=False,
 )

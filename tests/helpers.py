@@ -252,9 +252,7 @@ def write_labeled_folder(root: str,
     return root
 
 
-def fake_gain_probes(random: List[float],
-                     green: dict,
-                     sim: dict,
+def fake_gain_probes(random: List[float], green: dict, sim: dict,
                      fractions: tuple = (0.5, 1.0)) -> tuple:
     """Probe and pre-training entries of a pretraining-gain run with given accuracies.
 
@@ -279,8 +277,8 @@ def fake_gain_probes(random: List[float],
     pretrain = {}
     for arm, curve, iters in (('greenmim', green, 800), ('simmim', sim, 400)):
         probes[arm] = [
-            entry(s, a, fraction=f, iter=int(f * iters), elapsed_s=100 * f)
-            for f in fractions for s, a in enumerate(curve[f])
+            entry(s, a, fraction=f, iter=int(f * iters), elapsed_s=100 * f) for f in fractions
+            for s, a in enumerate(curve[f])
         ]
         pretrain[arm] = [dict(seed=s) for s in range(len(random))]
     return probes, pretrain, GainSettings(fractions=list(fractions))

@@ -38,8 +38,8 @@ model = dict(
 # Images of any size: the short side resized to img_size, then the centre crop.
 probe_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=img_size, edge='short', backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='ResizeEdge', scale=img_size, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=img_size),
     dict(type='PackInputs')
 ]
@@ -55,7 +55,4 @@ probe_dataloader = dict(
         data_prefix='train',
         with_label=True,
         pipeline=probe_pipeline))
-probe = dict(
-    C=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0],
-    knn_k=5,
-    max_iter=2000)
+probe = dict(C=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], knn_k=5, max_iter=2000)

@@ -3,10 +3,16 @@
 Each image is one character (a digit or an upper-case letter) drawn with PIL from the
 TrueType fonts matplotlib ships (``matplotlib.get_data_path()/fonts/ttf``; no extra
 dependency): a random font, a rotation of up to +-15 degrees, a height of 60-90 % of the
-image, a random position, on a flat or linear-gradient background whose colours are far from
-the glyph's (a luminance difference of at least :data:`MIN_CONTRAST` of 255 from both ends of
-the background). Glyphs are drawn at :data:`SUPERSAMPLE` times the size and reduced with a
-box filter, so edges are anti-aliased; images are saved as PNG (no compression noise).
+image, a random position, on a flat or linear-gradient background whose luminance is far
+from the glyph's (at least :data:`MIN_CONTRAST` of 255 from both ends of the background).
+Glyphs are drawn at :data:`SUPERSAMPLE` times the size and reduced with a box filter, so
+edges are anti-aliased; images are saved as PNG (no compression noise).
+
+By default (``--palette ink --fonts DejaVuSans``) the glyph is a dark grey on a lighter
+grey, in one of the eight DejaVu Sans and Sans Mono fonts (regular, bold, oblique, bold
+oblique). ``--palette colour`` draws any colours, either lighter; ``--fonts all`` uses all
+22 text fonts (DejaVu, STIX, Computer Modern). Both make the few-label task much harder
+(see ``docs/en/pretraining_gain.md``, pilots).
 
 The default classes, ``3 4 A E H K M R T Y``, are ten characters that no font draws alike:
 each confusable group contributes at most one member (0/O/D/Q none, 1/I/7/L/J none, 2/Z
@@ -52,6 +58,8 @@ MAX_WIDTH = 0.95  # glyph width / image width, at most
 MAX_ROTATION = 15.0  # degrees
 FONT_PX = 160  # size at which a glyph is first rendered (then scaled to its height)
 PER_FOLDER = 1000  # unlabeled images per subfolder
+PALETTES = ('ink', 'colour')
+FONTS = ('DejaVuSans', )  # DejaVu Sans and Sans Mono: regular, bold, oblique, bold oblique
 # Fonts whose character maps name letters and digits but draw other things: TeX's math
 # extension and symbol fonts, the STIX size variants and unicode fallback boxes.
 NOT_TEXT_FONTS = ('cmex10', 'cmsy10', 'LastResort', 'STIXSiz', 'STIXNonUni')
@@ -81,6 +89,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--classes',
         default=''.join(CLASSES),
         help='the characters, one per class (default: %(default)s)')
+    parser.add_argument(
+        '--palette',
+        choices=PALETTES,
+        default='ink',
+        help='ink: a dark grey glyph on a lighter grey background; colour: any colours')
+    parser.add_argument(
+        '--fonts',
+        nargs='+',
+        default=list(FONTS),
+        help="font file name prefixes to keep, 'all' for every text font (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.size < 8:
         parser.error(f'--size must be at least 8, got {args.size}')
@@ -155,7 +173,8 @@ def luminance(rgb: np.ndarray) -> float:
     return float(np.dot(rgb, [0.299, 0.587, 0.114]))
 
 
-def sample_colours(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_colours(rng: np.random.Generator,
+                   palette: str = 'colour') -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A glyph colour and the two ends of the background, at least :data:`MIN_CONTRAST` apart
     in luminance from the glyph.
 
@@ -164,21 +183,27 @@ def sample_colours(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, np
 
     Args:
         rng (np.random.Generator): The image's stream.
+        palette (str): ``'colour'``: any RGB colours, either lighter; ``'ink'``: grey levels,
+            the glyph darker than the background (ink on paper). Defaults to ``'colour'``.
 
     Returns:
         tuple[np.ndarray]: ``fg``, ``bg0``, ``bg1``, each (3, ) float RGB in [0, 255].
     """
+    if palette not in PALETTES:
+        raise ValueError(f'palette must be one of {PALETTES}, got {palette!r}')
+    channels = 3 if palette == 'colour' else 1
     while True:
-        fg = rng.uniform(0, 255, 3)
-        bg0 = rng.uniform(0, 255, 3)
-        bg1 = bg0 if rng.random() < 0.5 else rng.uniform(0, 255, 3)
+        fg, bg0 = rng.uniform(0, 255, channels), rng.uniform(0, 255, channels)
+        bg1 = bg0 if rng.random() < 0.5 else rng.uniform(0, 255, channels)
+        fg, bg0, bg1 = (np.broadcast_to(c, (3, )).astype(float) for c in (fg, bg0, bg1))
         lf, l0, l1 = luminance(fg), luminance(bg0), luminance(bg1)
+        if palette == 'ink' and not (l0 > lf and l1 > lf):
+            continue
         if min(abs(lf - l0), abs(lf - l1)) >= MIN_CONTRAST and (l0 - lf) * (l1 - lf) > 0:
             return fg, bg0, bg1
 
 
-def background(rng: np.random.Generator, size: int, bg0: np.ndarray,
-               bg1: np.ndarray) -> np.ndarray:
+def background(rng: np.random.Generator, size: int, bg0: np.ndarray, bg1: np.ndarray) -> np.ndarray:
     """A linear gradient from ``bg0`` to ``bg1`` in a random direction: (size, size, 3)."""
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1) - 0.5
@@ -187,8 +212,7 @@ def background(rng: np.random.Generator, size: int, bg0: np.ndarray,
     return bg0 * (1 - t[..., None]) + bg1 * t[..., None]  # (size, size, 3)
 
 
-def glyph_alpha(rng: np.random.Generator, char: str, fonts: Sequence[str],
-                big: int) -> np.ndarray:
+def glyph_alpha(rng: np.random.Generator, char: str, fonts: Sequence[str], big: int) -> np.ndarray:
     """The coverage of one glyph on a ``big`` x ``big`` canvas: random font, rotation,
     height (:data:`HEIGHT_RANGE` of the canvas, at most :data:`MAX_WIDTH` wide) and position
     (the whole glyph inside).
@@ -217,8 +241,11 @@ def glyph_alpha(rng: np.random.Generator, char: str, fonts: Sequence[str],
     return alpha
 
 
-def render_glyph(rng: np.random.Generator, char: str, fonts: Sequence[str],
-                 size: int) -> np.ndarray:
+def render_glyph(rng: np.random.Generator,
+                 char: str,
+                 fonts: Sequence[str],
+                 size: int,
+                 palette: str = 'colour') -> np.ndarray:
     """One image of ``char``: :func:`glyph_alpha` at :data:`SUPERSAMPLE` times the size,
     box-filtered down (anti-aliased edges), painted in :func:`sample_colours` over
     :func:`background`.
@@ -228,13 +255,14 @@ def render_glyph(rng: np.random.Generator, char: str, fonts: Sequence[str],
         char (str): The character.
         fonts (Sequence[str]): Font files to choose from.
         size (int): Image side in pixels.
+        palette (str): See :func:`sample_colours`. Defaults to ``'colour'``.
 
     Returns:
         np.ndarray: (size, size, 3) uint8 RGB.
     """
     alpha = glyph_alpha(rng, char, fonts, size * SUPERSAMPLE)
     alpha = alpha.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))  # box filter
-    fg, bg0, bg1 = sample_colours(rng)
+    fg, bg0, bg1 = sample_colours(rng, palette)
     a = alpha[..., None]  # (size, size, 1)
     img = background(rng, size, bg0, bg1) * (1 - a) + fg * a  # (size, size, 3)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -249,8 +277,13 @@ def save_png(img: np.ndarray, path: str) -> None:
 # ----------------------------------------------------------------------------- splits
 
 
-def write_unlabeled(out: str, num: int, classes: Sequence[str], fonts: Sequence[str],
-                    seed: int, size: int) -> List[str]:
+def write_unlabeled(out: str,
+                    num: int,
+                    classes: Sequence[str],
+                    fonts: Sequence[str],
+                    seed: int,
+                    size: int,
+                    palette: str = 'colour') -> List[str]:
     """Write ``num`` unlabeled glyphs (characters drawn uniformly from ``classes``).
 
     Returns:
@@ -261,13 +294,19 @@ def write_unlabeled(out: str, num: int, classes: Sequence[str], fonts: Sequence[
         rng = np.random.default_rng([seed, SPLIT_STREAMS['unlabeled'], i])
         char = classes[int(rng.integers(len(classes)))]
         name = osp.join('unlabeled', f'{i // PER_FOLDER:03d}', f'{i:06d}.png')
-        save_png(render_glyph(rng, char, fonts, size), osp.join(out, name))
+        save_png(render_glyph(rng, char, fonts, size, palette), osp.join(out, name))
         names.append(name)
     return names
 
 
-def write_labeled(out: str, split: str, per_class: int, classes: Sequence[str],
-                  fonts: Sequence[str], seed: int, size: int) -> List[str]:
+def write_labeled(out: str,
+                  split: str,
+                  per_class: int,
+                  classes: Sequence[str],
+                  fonts: Sequence[str],
+                  seed: int,
+                  size: int,
+                  palette: str = 'colour') -> List[str]:
     """Write ``per_class`` glyphs of every class under ``out/<split>/<class>/``.
 
     Returns:
@@ -278,7 +317,7 @@ def write_labeled(out: str, split: str, per_class: int, classes: Sequence[str],
         for i in range(per_class):
             rng = np.random.default_rng([seed, SPLIT_STREAMS[split], k, i])
             name = osp.join(split, char, f'{i:04d}.png')
-            save_png(render_glyph(rng, char, fonts, size), osp.join(out, name))
+            save_png(render_glyph(rng, char, fonts, size, palette), osp.join(out, name))
             names.append(name)
     return names
 
@@ -290,7 +329,9 @@ def generate(out: str,
              train_per_class: int = 10,
              val_per_class: int = 50,
              test_per_class: int = 100,
-             classes: Sequence[str] = CLASSES) -> Dict[str, int]:
+             classes: Sequence[str] = CLASSES,
+             palette: str = 'ink',
+             fonts: Optional[Sequence[str]] = FONTS) -> Dict[str, int]:
     """Write the whole set under ``out`` (see the module docstring); returns image counts.
 
     Args:
@@ -302,25 +343,39 @@ def generate(out: str,
         val_per_class (int): Validation images per class. Defaults to 50.
         test_per_class (int): Test images per class. Defaults to 100.
         classes (Sequence[str]): One character per class. Defaults to :data:`CLASSES`.
+        palette (str): ``'ink'`` or ``'colour'`` (:func:`sample_colours`). Defaults to
+            ``'ink'``.
+        fonts (Sequence[str], optional): Font file name prefixes to keep; None keeps every
+            usable font. Defaults to :data:`FONTS`.
 
     Returns:
         dict[str, int]: Images per split.
+
+    Raises:
+        ValueError: If no usable font matches ``fonts``.
     """
     chars = ''.join(classes)
-    fonts = usable_fonts(chars)
+    font_files = usable_fonts(chars)
+    if fonts:
+        font_files = tuple(f for f in font_files if osp.basename(f).startswith(tuple(fonts)))
+        if not font_files:
+            raise ValueError(f'no usable font starts with {list(fonts)}; the usable ones: '
+                             f'{[osp.basename(f) for f in usable_fonts(chars)]}')
     counts = {
-        'unlabeled': len(write_unlabeled(out, num_unlabeled, chars, fonts, seed, size))
+        'unlabeled':
+        len(write_unlabeled(out, num_unlabeled, chars, font_files, seed, size, palette))
     }
     per_class = dict(train=train_per_class, val=val_per_class, test=test_per_class)
     for split in LABELED_SPLITS:
         counts[split] = len(
-            write_labeled(out, split, per_class[split], chars, fonts, seed, size))
+            write_labeled(out, split, per_class[split], chars, font_files, seed, size, palette))
     spec = dict(
         seed=seed,
         size=size,
+        palette=palette,
         classes=list(chars),
         counts=counts,
-        fonts=[osp.basename(f) for f in fonts])
+        fonts=[osp.basename(f) for f in font_files])
     with open(osp.join(out, 'glyph_data.json'), 'w') as f:
         json.dump(spec, f, indent=1)
     return counts
@@ -337,7 +392,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, int]:
         train_per_class=args.train_per_class,
         val_per_class=args.val_per_class,
         test_per_class=args.test_per_class,
-        classes=args.classes)
+        classes=args.classes,
+        palette=args.palette,
+        fonts=None if args.fonts == ['all'] else args.fonts)
     print(f'wrote {counts} glyph images under {args.out}')
     return counts
 

@@ -36,8 +36,7 @@ def is_image(name: str) -> bool:
 
 def count_images(folder: str) -> int:
     """Images anywhere under ``folder`` (0 if it does not exist)."""
-    return sum(
-        sum(1 for name in files if is_image(name)) for _, _, files in os.walk(folder))
+    return sum(sum(1 for name in files if is_image(name)) for _, _, files in os.walk(folder))
 
 
 def class_counts(folder: str) -> Dict[str, int]:

@@ -63,6 +63,10 @@ class GainSettings:
         val_per_class (int): Generated validation images per class.
         test_per_class (int): Generated test images per class.
         data_seed (int): The glyph generator's seed.
+        palette (str): The glyphs' colours (``'ink'`` or ``'colour'``, see
+            :func:`~greenmim_mm.datasets.glyph_data.sample_colours`).
+        fonts (list[str], optional): Font file name prefixes of the glyphs; None: every text
+            font matplotlib ships.
         calib_iters (int): Iterations of each step-time calibration run.
         calib_skip (int): Leading calibration iterations left out of the step time.
         batch_size (int, optional): Pre-training batch (both arms); None keeps the configs'.
@@ -82,6 +86,8 @@ class GainSettings:
     val_per_class: int = 50
     test_per_class: int = 100
     data_seed: int = 0
+    palette: str = 'ink'
+    fonts: Optional[List[str]] = field(default_factory=lambda: ['DejaVuSans'])
     calib_iters: int = 40
     calib_skip: int = 10
     batch_size: Optional[int] = None
@@ -176,8 +182,8 @@ def pretrain_config(path: str, base: str, data_root: str, iters: int, seed: int,
 # ----------------------------------------------------------------------------- runs
 
 
-def launch(config: str, work_dir: str, repo_root: str, threads: int) -> Tuple[subprocess.Popen,
-                                                                              str]:
+def launch(config: str, work_dir: str, repo_root: str,
+           threads: int) -> Tuple[subprocess.Popen, str]:
     """Start ``tools/train.py config --work-dir work_dir --no-validate`` in its own process.
 
     Returns:
@@ -187,16 +193,14 @@ def launch(config: str, work_dir: str, repo_root: str, threads: int) -> Tuple[su
     log = osp.join(work_dir, 'train_stdout.log')
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(log, 'w') as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                osp.join(repo_root, TRAIN_TOOL), config, '--work-dir', work_dir,
-                '--no-validate'
-            ],
-            cwd=repo_root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([
+            sys.executable,
+            osp.join(repo_root, TRAIN_TOOL), config, '--work-dir', work_dir, '--no-validate'
+        ],
+                                cwd=repo_root,
+                                env=env,
+                                stdout=out,
+                                stderr=subprocess.STDOUT)
     return proc, log
 
 
@@ -281,7 +285,9 @@ def generated_data(data_root: str, settings: GainSettings) -> str:
         num_unlabeled=settings.num_unlabeled,
         train_per_class=settings.train_per_class,
         val_per_class=settings.val_per_class,
-        test_per_class=settings.test_per_class)
+        test_per_class=settings.test_per_class,
+        palette=settings.palette,
+        fonts=settings.fonts)
     stamp = osp.join(data_root, 'gain_data.json')
     if osp.exists(stamp):
         with open(stamp) as f:
@@ -381,15 +387,15 @@ def run_experiment(repo_root: str,
                 last_loss=losses[-1]['loss'],
                 checkpoints=[
                     dict(
-                        fraction=f,
-                        iter=it,
-                        elapsed_s=e,
-                        path=osp.join(run_dir, f'iter_{it}.pth'))
+                        fraction=f, iter=it, elapsed_s=e, path=osp.join(run_dir, f'iter_{it}.pth'))
                     for f, it, e in zip(settings.fractions, at, elapsed_at(records, at))
                 ]))
     results['pretrain'] = pretrain
 
-    # probes: random init of every seed, every checkpoint of every run
+    # probes: random init of every seed, every checkpoint of every run (one process, with
+    # the runs' threads)
+    import torch
+    torch.set_num_threads(settings.threads)
     probe_cfg = load_probe_config(osp.join(repo_root, PROBE_CONFIG), data_root)
     test = not settings.pilot
     probes: Dict[str, List[dict]] = {'random': []}
@@ -406,8 +412,7 @@ def run_experiment(repo_root: str,
                         fraction=ck['fraction'],
                         iter=ck['iter'],
                         elapsed_s=ck['elapsed_s'],
-                        **probe_checkpoint(probe_cfg, data_root, ck['path'], run['seed'],
-                                           test)))
+                        **probe_checkpoint(probe_cfg, data_root, ck['path'], run['seed'], test)))
     results['probe'] = probes
     split = 'val' if settings.pilot else 'test'
     results['summary'] = {
@@ -431,8 +436,7 @@ def stats(values: Sequence[float]) -> dict:
         values=values)
 
 
-def time_to_accuracy(xs: Sequence[float], ys: Sequence[float],
-                     target: float) -> Optional[float]:
+def time_to_accuracy(xs: Sequence[float], ys: Sequence[float], target: float) -> Optional[float]:
     """Where a curve first reaches ``target``, by linear interpolation between its points.
 
     Args:

@@ -6,9 +6,9 @@ without optimization trouble and the few labeled images cannot be memorized by t
 
 :func:`probe_checkpoint` builds the model of a probe config
 (``configs/pretrain_gain/swin-nano_32px_probe.py``), loads a pre-training checkpoint's
-``backbone.`` weights into it (strictly, but for the output norms of stages the pre-training did not output: they
-stay the identity) or keeps its seeded initialization, extracts the features of
-the labeled splits and fits
+``backbone.`` weights into it (strictly, but for the output norms of stages the pre-training
+did not output: they stay the identity) or keeps its seeded initialization, extracts the
+features of the labeled splits and fits
 
 - a multinomial :class:`~sklearn.linear_model.LogisticRegression` for every C of
   ``probe.C``, keeping the one with the best val accuracy (ties: the smallest C);
@@ -18,6 +18,7 @@ scikit-learn is needed here only: ``pip install scikit-learn`` (or
 ``pip install -e .[experiments]``).
 """
 import copy
+import logging
 import os.path as osp
 import re
 from typing import Dict, Optional, Sequence, Tuple
@@ -55,15 +56,23 @@ def build_probe_model(cfg, checkpoint: Optional[str], seed: int = 0) -> torch.nn
             output norms of stages the pre-training did not output may be missing: they keep
             their identity initialization, weight 1 and bias 0).
     """
+    from mmengine.logging import MMLogger
     from mmengine.registry import DefaultScope
     from mmengine.runner import CheckpointLoader
     from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        torch.manual_seed(seed)
-        model = MODELS.build(copy.deepcopy(cfg.model))
-        model.init_weights()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # not a line per parameter and checkpoint
+    try:
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            torch.manual_seed(seed)
+            model = MODELS.build(copy.deepcopy(cfg.model))
+            model.init_weights()
+        if checkpoint is not None:
+            state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    finally:
+        logger.setLevel(level)
     if checkpoint is not None:
-        state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state = state.get('state_dict', state)
         backbone = {
             k[len('backbone.'):]: v
@@ -155,8 +164,10 @@ def fit_probes(features: Dict[str, Tuple[np.ndarray, np.ndarray]],
     k = min(knn_k, len(y_train))
     knn = KNeighborsClassifier(n_neighbors=k).fit(scaled['train'][0], y_train)
     return dict(
-        lr=dict(C=C, **{s: float(clf.score(*scaled[s])) for s in splits}),
-        knn=dict(k=k, **{s: float(knn.score(*scaled[s])) for s in splits}),
+        lr=dict(C=C, **{s: float(clf.score(*scaled[s]))
+                        for s in splits}),
+        knn=dict(k=k, **{s: float(knn.score(*scaled[s]))
+                         for s in splits}),
         val_by_C=val_by_C)
 
 
@@ -184,11 +195,7 @@ def probe_checkpoint(cfg,
     splits = SPLITS if evaluate_test else SPLITS[:2]
     features = {s: extract_features(model, split_loader(cfg, data_root, s)) for s in splits}
     return fit_probes(
-        features,
-        cfg.probe.C,
-        cfg.probe.knn_k,
-        cfg.probe.get('max_iter', 2000),
-        splits=splits[1:])
+        features, cfg.probe.C, cfg.probe.knn_k, cfg.probe.get('max_iter', 2000), splits=splits[1:])
 
 
 def load_probe_config(path: str, data_root: Optional[str] = None):

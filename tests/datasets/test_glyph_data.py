@@ -59,8 +59,10 @@ def test_same_seed_same_bytes_and_test_never_in_the_pool(glyphs, tmp_path):
     for path in files:
         assert digest(path) == digest(osp.join(again, osp.relpath(path, glyphs)))
     pool = {digest(p) for p in glob.glob(osp.join(glyphs, 'unlabeled', '**', '*.png'))}
-    labeled = [digest(p) for s in ('train', 'val', 'test')
-               for p in glob.glob(osp.join(glyphs, s, '*', '*.png'))]
+    labeled = [
+        digest(p) for s in ('train', 'val', 'test')
+        for p in glob.glob(osp.join(glyphs, s, '*', '*.png'))
+    ]
     assert len(set(labeled)) == len(labeled) and not pool & set(labeled)
 
 
@@ -79,12 +81,37 @@ def test_glyph_height_and_position():
         assert height <= 0.9 + 0.02 and (height >= 0.6 - 0.02 or width >= 0.93), (i, height)
 
 
-def test_colours_are_far_apart():
+@pytest.mark.parametrize('palette', glyph_data.PALETTES)
+def test_colours_are_far_apart(palette):
     for i in range(200):
-        fg, bg0, bg1 = glyph_data.sample_colours(np.random.default_rng(i))
+        fg, bg0, bg1 = glyph_data.sample_colours(np.random.default_rng(i), palette)
         lf = glyph_data.luminance(fg)
         for bg in (bg0, bg1):
             assert abs(lf - glyph_data.luminance(bg)) >= glyph_data.MIN_CONTRAST
+            if palette == 'ink':  # grey, the glyph darker
+                assert glyph_data.luminance(bg) > lf and np.ptp(bg) == 0 and np.ptp(fg) == 0
+
+
+def test_fonts_can_be_chosen(tmp_path):
+    with open(osp.join(glyph_data_json(tmp_path, ['DejaVuSansMono-Bold']))) as f:
+        assert json.load(f)['fonts'] == [
+            'DejaVuSansMono-Bold.ttf', 'DejaVuSansMono-BoldOblique.ttf'
+        ]
+    with pytest.raises(ValueError, match='no usable font starts with'):
+        glyph_data.generate(str(tmp_path / 'x'), num_unlabeled=0, fonts=['cmex10'])
+
+
+def glyph_data_json(tmp_path, fonts) -> str:
+    out = str(tmp_path / 'g')
+    glyph_data.generate(
+        out,
+        num_unlabeled=1,
+        train_per_class=1,
+        val_per_class=0,
+        test_per_class=0,
+        classes='A',
+        fonts=fonts)
+    return osp.join(out, 'glyph_data.json')
 
 
 def test_fonts_draw_every_class_and_symbol_fonts_are_left_out():

@@ -15,7 +15,8 @@ def test_a_good_folder_is_summarized(tmp_path):
 
 
 def test_every_problem_in_one_error(tmp_path):
-    root = write_labeled_folder(str(tmp_path), per_split=dict(val=('cat', ), test=('cat', 'dog', 'eel')))
+    root = write_labeled_folder(
+        str(tmp_path), per_split=dict(val=('cat', ), test=('cat', 'dog', 'eel')))
     os.makedirs(osp.join(root, 'train', 'fox'))  # a class without images
     with pytest.raises(DataLayoutError) as err:
         check_data_layout(root, min_unlabeled=5)

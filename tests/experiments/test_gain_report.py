@@ -21,15 +21,25 @@ def read(path: str) -> str:
 def fake_results() -> dict:
     probes, pretrain, settings = fake_gain_probes(
         random=[0.40, 0.41, 0.42],
-        green={0.5: [0.50, 0.51, 0.52], 1.0: [0.54, 0.55, 0.56]},
-        sim={0.5: [0.44, 0.45, 0.46], 1.0: [0.48, 0.49, 0.50]})
+        green={
+            0.5: [0.50, 0.51, 0.52],
+            1.0: [0.54, 0.55, 0.56]
+        },
+        sim={
+            0.5: [0.44, 0.45, 0.46],
+            1.0: [0.48, 0.49, 0.50]
+        })
     settings.budget_s = 100.0
     settings.seeds = [0, 1, 2]
     return dict(
         settings=asdict(settings),
         machine=dict(
-            platform='Linux', processor='a CPU', cpu_count=2, threads_per_run=1,
-            runs_at_once=2, torch='2.x'),
+            platform='Linux',
+            processor='a CPU',
+            cpu_count=2,
+            threads_per_run=1,
+            runs_at_once=2,
+            torch='2.x'),
         date='2026-01-01 00:00 UTC',
         data=dict(train=100),
         calibration=dict(greenmim=dict(step_s=0.125), simmim=dict(step_s=0.25)),
@@ -47,7 +57,8 @@ def test_tables_of_a_run():
     assert "SimMIM's accuracy at T after 0.40 T (within 0.6 T: yes)" in text
     assert 'All three criteria: yes.' in text
     readme = gain_report.readme_table(fake_results())
-    assert '| SimMIM | 0.490 ± 0.010 | 0.490 ± 0.010 |' in readme
+    assert '| GreenMIM | 0.550 ± 0.010 | 0.550 ± 0.010 | 0.40 T |' in readme
+    assert '| SimMIM | 0.490 ± 0.010 | 0.490 ± 0.010 | T |' in readme
 
 
 def test_plot_of_a_run(tmp_path):

@@ -8,9 +8,9 @@ import os.path as osp
 import pytest
 
 from greenmim_mm.experiments.data_layout import DataLayoutError
-from greenmim_mm.experiments.pretrain_gain import (checkpoint_iters, elapsed_at,
-                                                   log_interval_for, measured_step_time,
-                                                   schedule_unit, summarize, time_to_accuracy)
+from greenmim_mm.experiments.pretrain_gain import (checkpoint_iters, elapsed_at, log_interval_for,
+                                                   measured_step_time, schedule_unit, summarize,
+                                                   time_to_accuracy)
 from tests.helpers import REPO_ROOT, fake_gain_probes, load_tool, write_labeled_folder
 
 PUBLISHED_JSON = osp.join(REPO_ROOT, 'docs', 'pretraining_gain', 'pretraining_gain.json')
@@ -26,14 +26,22 @@ def test_schedule_arithmetic():
 
 def test_elapsed_time_adds_the_logged_windows():
     # logged every 2 iterations, each time the mean of the last 2
-    records = [dict(iter=2, time=1.0), dict(iter=4, time=2.0), dict(iter=4, loss=0.1),
-               dict(iter=6, time=0.5)]
+    records = [
+        dict(iter=2, time=1.0),
+        dict(iter=4, time=2.0),
+        dict(iter=4, loss=0.1),
+        dict(iter=6, time=0.5)
+    ]
     assert elapsed_at(records, [2, 4, 6]) == [2.0, 6.0, 7.0]
 
 
 def test_step_time_skips_the_first_iterations():
-    records = [dict(iter=1, time=9.0), dict(iter=2, time=1.0), dict(iter=3, time=3.0),
-               dict(iter=4, time=2.0)]
+    records = [
+        dict(iter=1, time=9.0),
+        dict(iter=2, time=1.0),
+        dict(iter=3, time=3.0),
+        dict(iter=4, time=2.0)
+    ]
     assert measured_step_time(records, skip=1) == 2.0
     with pytest.raises(ValueError, match='no iteration times'):
         measured_step_time(records, skip=4)
@@ -52,8 +60,14 @@ def test_time_to_accuracy_interpolates_linearly():
 def test_summary_criteria():
     probes, pretrain, settings = fake_gain_probes(
         random=[0.40, 0.41, 0.42],
-        green={0.5: [0.50, 0.51, 0.52], 1.0: [0.54, 0.55, 0.56]},
-        sim={0.5: [0.44, 0.45, 0.46], 1.0: [0.48, 0.49, 0.50]})
+        green={
+            0.5: [0.50, 0.51, 0.52],
+            1.0: [0.54, 0.55, 0.56]
+        },
+        sim={
+            0.5: [0.44, 0.45, 0.46],
+            1.0: [0.48, 0.49, 0.50]
+        })
     s = summarize(probes, pretrain, settings)
     assert s['arms']['greenmim']['mean'] == pytest.approx(0.55)
     assert s['arms']['random']['std'] == pytest.approx(0.01)  # sample std (ddof 1)
@@ -71,8 +85,15 @@ def test_summary_criteria():
 def test_summary_criteria_that_fail():
     # GreenMIM ahead of random init but within twice the pooled std, behind SimMIM
     probes, pretrain, settings = fake_gain_probes(
-        random=[0.40, 0.50], green={0.5: [0.41, 0.49], 1.0: [0.45, 0.55]},
-        sim={0.5: [0.5, 0.5], 1.0: [0.6, 0.6]})
+        random=[0.40, 0.50],
+        green={
+            0.5: [0.41, 0.49],
+            1.0: [0.45, 0.55]
+        },
+        sim={
+            0.5: [0.5, 0.5],
+            1.0: [0.6, 0.6]
+        })
     s = summarize(probes, pretrain, settings)
     assert s['pooled_std'] == pytest.approx(math.sqrt(0.005))
     assert not s['beats_random'] and not s['greenmim_ge_simmim']
@@ -83,7 +104,8 @@ def test_a_wrong_layout_fails_before_any_training(tmp_path):
     root = write_labeled_folder(str(tmp_path / 'data'), per_split=dict(test=('cat', )))
     with pytest.raises(DataLayoutError, match='test/ lacks the classes dog'):
         load_tool('pretrain_gain').main(
-            ['--tiny', '--data', root, '--work-dir', str(tmp_path / 'work')])
+            ['--tiny', '--data', root, '--work-dir',
+             str(tmp_path / 'work')])
     assert not osp.exists(tmp_path / 'work' / 'configs')
 
 
@@ -138,11 +160,10 @@ def test_tiny_run_on_a_user_folder(tmp_path):
 @pytest.mark.slow
 def test_tiny_pilot_on_rendered_glyphs(tmp_path):
     work = tmp_path / 'work'
-    load_tool('pretrain_gain').main([
-        '--tiny', '--pilot', '--data-root',
-        str(tmp_path / 'glyphs'), '--work-dir',
-        str(work)
-    ])
+    load_tool('pretrain_gain').main(
+        ['--tiny', '--pilot', '--data-root',
+         str(tmp_path / 'glyphs'), '--work-dir',
+         str(work)])
     results = json.loads((work / 'pretraining_gain.json').read_text())
     assert set(results['probe']) == {'random', 'greenmim'} and 'simmim' not in results['pretrain']
     assert results['data']['classes'] == list('34AEHKMRTY')

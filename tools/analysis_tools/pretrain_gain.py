@@ -54,8 +54,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--data',
         help='your data folder: DIR/unlabeled/**, DIR/{train,val,test}/<class>/ '
         '(default: render glyphs into --data-root)')
-    parser.add_argument(
-        '--data-root', default='data/glyphs', help='where the glyphs are rendered')
+    parser.add_argument('--data-root', default='data/glyphs', help='where the glyphs are rendered')
     parser.add_argument(
         '--budget',
         type=float,

@@ -78,7 +78,7 @@ class GainSettings:
         pilot (bool): GreenMIM against random init only, reported on val (test is not
             read): the quick check that decides whether the full run is worth it.
     """
-    budget_s: float = 200.0
+    budget_s: float = 400.0
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     fractions: List[float] = field(default_factory=lambda: [0.125, 0.25, 0.5, 1.0])
     num_unlabeled: int = 20000

@@ -59,7 +59,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--budget',
         type=float,
         dest='budget_s',
-        help='pre-training wall-clock budget T per run, seconds (default 200)')
+        help='pre-training wall-clock budget T per run, seconds (default 400)')
     parser.add_argument('--seeds', type=int, nargs='+', help='seeds (default 0 1 2)')
     for name in SIZES:
         parser.add_argument(f'--{name.replace("_", "-")}', type=int, dest=name)

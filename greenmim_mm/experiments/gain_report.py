@@ -156,7 +156,8 @@ def plot_results(results: dict, path: str) -> None:
     """Probe accuracy against pre-training seconds, one panel per probe.
 
     Each pre-trained arm: the mean over seeds at every checkpoint (±1 std) and each seed's
-    points; random init: its mean as a horizontal line with a ±1 std band.
+    points; random init: its mean as a horizontal line with a ±1 std band; SimMIM's mean at
+    T as a dotted line, and in the title the fraction of T after which GreenMIM reaches it.
 
     Args:
         results (dict): :func:`~.pretrain_gain.run_experiment`'s output.
@@ -165,7 +166,7 @@ def plot_results(results: dict, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharex=True)
     for ax, probe, title in zip(axes, ('lr', 'knn'), ('logistic-regression probe', 'kNN (k=5)')):
         summary = results['summary'][probe]
         r = summary['arms']['random']
@@ -187,8 +188,18 @@ def plot_results(results: dict, path: str) -> None:
                     s=8,
                     color=COLOURS[arm],
                     alpha=0.4)
+        if 'time_to_simmim' in summary:
+            ax.axhline(
+                summary['arms']['simmim']['mean'],
+                color=COLOURS['simmim'],
+                ls=':',
+                lw=1,
+                label='SimMIM at T')
+            title += ("\nGreenMIM reaches SimMIM's accuracy at T after "
+                      f"{fraction_text(summary['time_to_simmim'])}")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel('pre-training time (s)')
+        ax.set_xlim(left=0)
         ax.set_ylabel(f"{summary['split']} accuracy")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)

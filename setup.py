@@ -1,11 +1,18 @@
 """Install greenmim_mm: ``pip install -e .`` into an existing OpenMMLab environment.
 
+As mmpretrain and mmdet do, the package carries its configs and tools in ``greenmim_mm/.mim``
+(copied into wheels and sdists, symbolic links in an editable install), so an installed copy
+finds them anywhere (:func:`greenmim_mm.mim_files.config_path`).
+
 ``install_requires`` names compatible ranges, so that installing into an environment that
 already has the OpenMMLab stack keeps its releases. The exact lock that ``make install`` uses
 (and CI tests) is in requirements/*.txt; every locked version lies inside these ranges
 (tests/test_packaging.py).
 """
+import os
 import os.path as osp
+import shutil
+import sys
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -21,6 +28,32 @@ INSTALL_REQUIRES = [
     'numpy<2.4',  # numpy 2.4 removed np.in1d, which an mmpretrain metric uses
 ]
 
+# What greenmim_mm/.mim holds (as in mmpretrain's setup.py): the configs and the tools.
+MIM_FILES = ('configs', 'tools')
+
+
+def add_mim_extension() -> None:
+    """Put ``configs/`` and ``tools/`` into ``greenmim_mm/.mim``: links for an editable
+    install (``develop``, ``editable_wheel``), copies for anything that packs files."""
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'symlink'
+    elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'build', 'install')):
+        mode = 'copy'
+    else:
+        return
+    mim_dir = osp.join(HERE, 'greenmim_mm', '.mim')
+    os.makedirs(mim_dir, exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = osp.join(HERE, name), osp.join(mim_dir, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_dir), dst)
+        else:
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc', '*.sh'))
+
 
 def get_version() -> str:
     scope = {}
@@ -29,6 +62,7 @@ def get_version() -> str:
     return scope['__version__']
 
 
+add_mim_extension()
 setup(
     name='greenmim_mm',
     version=get_version(),
@@ -41,6 +75,8 @@ setup(
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     # torch and mmcv are left to the user's environment (CUDA builds differ per cluster);
     # requirements/torch.txt and requirements/mmcv.txt pin the CPU stack `make install` uses.
+    include_package_data=True,
+    package_data={'greenmim_mm': ['.mim/configs/**/*.py', '.mim/tools/**/*.py']},
     install_requires=INSTALL_REQUIRES,
     # the probe of `make gain` (greenmim_mm/experiments/probe.py); training needs none of it
     extras_require={

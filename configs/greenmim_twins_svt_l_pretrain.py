@@ -8,46 +8,13 @@
 _base_ = [
     './_base_/models/greenmim_twins_svt_large.py',
     './_base_/datasets/greenmim_in1k_pretrain.py',
-    './_base_/schedules/greenmim_adamw_coslr_200e.py',
+    './_base_/schedules/greenmim_twins_adamw_coslr_100e.py',
     './_base_/pretrain_runtime.py',
 ]
 
 custom_imports = dict(imports=['greenmim_mm'], allow_failed_imports=False)
 
 train_dataloader = dict(batch_size=512)  # per GPU, as the authors' run (8 GPUs)
-
-# lr = 1.5e-4 x 4096 / 256; no weight decay on norms, biases and the position-encoding
-# convolutions (the authors exclude 1-D parameters and the PEG, their `pos_block`).
-optim_wrapper = dict(
-    optimizer=dict(lr=1.5e-4 * 4096 / 256),
-    paramwise_cfg=dict(
-        _delete_=True,
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={
-            'mask_token': dict(decay_mult=0.),
-            'position_encodings': dict(decay_mult=0.),
-        }))
-
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=40,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=60,
-        eta_min=0.,
-        by_epoch=True,
-        begin=40,
-        end=100,
-        convert_to_iter_based=True)
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
-auto_scale_lr = dict(base_batch_size=4096)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),

@@ -5,14 +5,14 @@ from importlib import metadata
 import pytest
 from packaging.requirements import Requirement
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.helpers import REPO_ROOT
 
 
 def locked_versions() -> dict:
     """Name -> version of every ``name==version`` line in requirements/*.txt."""
     locked = {}
     for name in ('runtime.txt', 'torch.txt', 'mmcv.txt'):
-        with open(osp.join(REPO, 'requirements', name)) as f:
+        with open(osp.join(REPO_ROOT, 'requirements', name)) as f:
             for line in f:
                 line = line.split('#', 1)[0].strip()
                 if '==' in line:

@@ -29,8 +29,6 @@ from typing import List, Optional
 
 import torch
 
-from .options import ROOT
-
 PRECISIONS = {
     'fp32': [],
     'fp16': ['--amp', '--amp-dtype', 'float16'],
@@ -59,6 +57,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=5, help='timed steps per model and case')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps (after compiling)')
     parser.add_argument('--no-tests', action='store_true', help='skip the CUDA tests')
+    parser.add_argument(
+        '--tests-dir',
+        help="the test suite whose CUDA tests run first (a source checkout's tests/; "
+        'tools/analysis_tools/gpu_check.py passes it)')
     parser.add_argument('--no-memory', action='store_true', help='skip the memory processes')
     parser.add_argument(
         '--tiny',
@@ -108,7 +110,6 @@ def _run(cmd: List[str], budget: Budget, log_path: str) -> dict:
             stderr=subprocess.STDOUT,
             text=True,
             env=_subprocess_env(),
-            cwd=ROOT,
             start_new_session=True)
         try:
             proc.wait(timeout=left)
@@ -127,11 +128,12 @@ def run_cuda_tests(args: argparse.Namespace, budget: Budget) -> dict:
     """``pytest tests -k cuda``: outcome counts from its JUnit XML."""
     if args.device != 'cuda':
         return dict(status='skipped: no CUDA device')
+    if not args.tests_dir:
+        return dict(status='skipped: no --tests-dir (the tests are in a source checkout)')
     xml = osp.join(args.out_dir, 'cuda_tests.xml')
     result = _run([
-        sys.executable, '-m', 'pytest',
-        osp.join(ROOT, 'tests'), '-k', 'cuda', '-q', '-rs', '-p', 'no:cacheprovider',
-        f'--junitxml={xml}'
+        sys.executable, '-m', 'pytest', args.tests_dir, '-k', 'cuda', '-q', '-rs', '-p',
+        'no:cacheprovider', f'--junitxml={xml}'
     ], budget, osp.join(args.out_dir, 'cuda_tests.log'))
     if osp.exists(xml):
         import xml.etree.ElementTree as ET

@@ -1,21 +1,20 @@
 """The benchmark's command line: flags, their checks, the measured cases."""
 import argparse
-import os.path as osp
 from typing import List, Optional, Tuple
 
 import torch
 
-# The configs live in the checkout (the package is installed in development mode).
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..mim_files import config_path
+
 DEFAULT_CONFIGS = {
-    'greenmim': osp.join(ROOT, 'configs/greenmim_swin_b_pretrain.py'),
-    'simmim': osp.join(ROOT, 'configs/benchmark/simmim_swin-b_224.py'),
+    'greenmim': config_path('greenmim_swin_b_pretrain.py'),
+    'simmim': config_path('benchmark/simmim_swin-b_224.py'),
 }
 # --model twins: GreenMIM on Twins-SVT-L against the same model run densely on the whole
 # image (GreenMIMDenseBaseline, SimMIM-style); the baseline is reported in the SimMIM columns.
 TWINS_CONFIGS = {
-    'greenmim': osp.join(ROOT, 'configs/greenmim_twins_svt_l_pretrain.py'),
-    'simmim': osp.join(ROOT, 'configs/benchmark/dense_twins_svt_l_224.py'),
+    'greenmim': config_path('greenmim_twins_svt_l_pretrain.py'),
+    'simmim': config_path('benchmark/dense_twins_svt_l_224.py'),
 }
 COMPILE_TARGETS = ('train_step', 'backbone')
 

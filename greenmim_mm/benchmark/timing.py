@@ -108,9 +108,9 @@ def greenmim_internals(args: argparse.Namespace, model, optim_wrapper, data: dic
     plans = []
     original = backbone.sparse_plan
 
-    def timed_plan(mask):
+    def timed_plan(geometry):
         start = time.perf_counter()
-        plan = original(mask)  # CPU work on a CPU mask, whatever the device
+        plan = original(geometry)  # CPU work on a CPU mask, whatever the device
         spent.append(time.perf_counter() - start)
         plans.append(plan)
         return plan

@@ -41,12 +41,11 @@ class PretrainImageFolder(CustomDataset):
         self.layout_hint = layout_hint
         self._given_prefix = data_prefix.get('img_path', '') if isinstance(data_prefix,
                                                                            dict) else data_prefix
-        kwargs.pop('with_label', None)
+        kwargs['with_label'] = False  # images only, whatever the config says
         super().__init__(
             data_root=data_root,
             data_prefix=data_prefix,
             ann_file=ann_file,
-            with_label=False,
             extensions=extensions,
             **kwargs)
 

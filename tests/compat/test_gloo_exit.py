@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch.distributed as torch_dist
 
 from greenmim_mm.compat import gloo_exit
@@ -28,6 +29,7 @@ def test_exit_finished_rank_is_a_no_op_without_a_group():
     exit_finished_rank()  # would end pytest here if it exited
 
 
+@pytest.mark.slow
 def test_exit_finished_rank_flushes_and_exits_zero(tmp_path):
     # stdout to a pipe is block-buffered: the line only arrives if the exit flushed it, and
     # the code after exit_finished_rank must not run. A data loader worker left running
@@ -69,6 +71,7 @@ def test_exit_finished_rank_flushes_and_exits_zero(tmp_path):
     assert log.read_text().strip() == 'logged'
 
 
+@pytest.mark.slow
 def test_upstream_gloo_threads_still_outlive_the_group(tmp_path):
     """The behaviour the workaround exists for: after a DDP step on a gloo group,
     ``destroy_process_group`` (and garbage collection) leaves gloo's native threads running

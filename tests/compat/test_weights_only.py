@@ -95,6 +95,7 @@ def test_upstream_still_needs_the_workaround(user_safe_globals, checkpoint):
         CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
 
 
+@pytest.mark.slow
 def test_importing_the_package_is_enough(checkpoint):
     """What mmdet's test.py, DetInferencer and init_detector rely on: custom_imports."""
     code = textwrap.dedent(f'''

@@ -11,7 +11,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO_ROOT
+
 SWIN_B_DET = [
     'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py',
     'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_ms-3x_coco.py',
@@ -21,7 +22,7 @@ FINETUNE = 'configs/finetune/greenmim_swin_b_in1k_ft.py'
 
 
 def load(path: str) -> Config:
-    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
     import_modules_from_strings(**cfg.custom_imports)
     return cfg
 
@@ -130,7 +131,7 @@ def test_demo_mask_rcnn():
     assert cfg.model.train_cfg.rcnn.mask_size == 14
 
     # the demo backbone has the pretraining backbone's keys
-    pretrain = Config.fromfile(osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py'))
+    pretrain = Config.fromfile(osp.join(REPO_ROOT, 'configs/demo/greenmim_demo_pretrain.py'))
     assert pretrain.model.backbone.arch == cfg.model.backbone.arch
     assert pretrain.model.backbone.window_size == cfg.model.backbone.window_size
 

@@ -17,9 +17,9 @@ from mmengine.utils import import_modules_from_strings
 
 from greenmim_mm.models.utils.ckpt_convert import (convert_official_decoder, convert_official_swin,
                                                    set_window_sizes)
-from tests.official_layout import authors_release_shapes, mae_pos_embed
+from tests.helpers import REPO_ROOT
+from tests.helpers.official_layout import authors_release_shapes, mae_pos_embed
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = (128, [2, 2, 18, 2], [4, 8, 16, 32])
 SWIN_L = (192, [2, 2, 18, 2], [6, 12, 24, 48])
 # config -> (architecture, windows per stage, load_from)
@@ -46,7 +46,7 @@ IN1K = {
 
 
 def load(path: str) -> Config:
-    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
     import_modules_from_strings(**cfg.custom_imports)
     return cfg
 

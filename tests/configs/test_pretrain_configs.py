@@ -1,6 +1,7 @@
 """Pre-training configs: every model builds, the recipe matches the paper, training runs,
 the data check speaks clearly, the demo learns, and a resumed run equals an uninterrupted one."""
 import copy
+import glob
 import json
 import os.path as osp
 import uuid
@@ -15,14 +16,17 @@ from mmpretrain.registry import DATASETS, MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.compat import register_checkpoint_safe_globals
-from tests.helpers import demo_training_losses, load_tool, weight_decay_of_parameters, write_images
+from tests.helpers import (REPO_ROOT, demo_training_losses, load_tool, weight_decay_of_parameters,
+                           write_images)
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWIN_B = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_pretrain.py')
 SWIN_B_W14 = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_b_w14_pretrain.py')
 SWIN_L_W14 = osp.join(REPO_ROOT, 'configs', 'greenmim_swin_l_w14_pretrain.py')
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
-ALL_CONFIGS = [SWIN_B, SWIN_B_W14, SWIN_L_W14, DEMO]
+# Every GreenMIM pre-training config: the top-level ones (Swin and Twins, ours and the authors'
+# recipes) and the demos.
+ALL_CONFIGS = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*_pretrain.py'))) + sorted(
+    glob.glob(osp.join(REPO_ROOT, 'configs', 'demo', '*_pretrain.py')))
 
 
 def build_model(cfg: Config):
@@ -54,15 +58,23 @@ def test_every_config_builds(path):
     model = build_model(cfg)
     assert type(model).__name__ == 'GreenMIM'
     assert model.mask_ratio == 0.75 and model.mask_unit == 32 and not model.per_sample_mask
-    final_dims = model.backbone.num_features[-1]
+    backbone = model.backbone
+    swin = hasattr(backbone, 'num_features')  # else Twins
+    final_dims = backbone.num_features[-1] if swin else backbone.embed_dims[-1]
     assert model.neck.decoder_embed.in_features == final_dims
     assert model.neck.decoder_pred.out_features == 32 * 32 * 3
     assert len(model.neck.decoder_blocks) == 1
     assert model.head.norm_pix and type(model.head.loss_module).__name__ == \
         'PixelReconstructionLoss'
-    window = model.backbone.stages[0].blocks[0].attn.window_size
+    if not swin:
+        return
+    window = backbone.stages[0].blocks[0].attn.window_size
     if 'w14' in path:
-        assert window == 14 and cfg.model.backbone.pad_small_map
+        last = backbone.stages[-1].blocks[0].attn.window_size
+        if 'official' in path:  # the authors shrink the window to the 7x7 last stage
+            assert window == 14 and last == 7
+        else:
+            assert window == 14 and last == 14 and cfg.model.backbone.pad_small_map
     else:
         assert window == 7
 
@@ -176,7 +188,12 @@ def test_train_tool_starts_swin_b_training(tmp_path, restore_determinism):
         'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
         'default_hooks.logger.interval=1'
     ])
-    assert (work / 'epoch_1.pth').exists()
+    ckpt = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    assert ckpt['meta']['epoch'] == 1 and ckpt['meta']['iter'] == 1  # 2 images, batch 2
+    assert set(ckpt['state_dict']) == set(build_model(Config.fromfile(SWIN_B)).state_dict())
+    scalars = next(work.rglob('scalars.json')).read_text().splitlines()
+    losses = [json.loads(line)['loss'] for line in scalars if '"loss"' in line]
+    assert len(losses) == 1 and np.isfinite(losses[0])
 
 
 def test_train_tool_amp_on_cpu(tmp_path, restore_determinism):

@@ -15,12 +15,12 @@ import greenmim_mm  # noqa: F401  (registers the hooks)
 from greenmim_mm.engine.hooks.atomic_checkpoint import AtomicCheckpointHook
 from greenmim_mm.engine.hooks.checkpoint_check import CheckpointCompatibilityHook
 from greenmim_mm.engine.hooks.dist_loss_hook import DistLossAverageHook
+from tests.helpers import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # configs/benchmark/ holds mmpretrain's own SimMIM config (the benchmark's baseline) unchanged.
 CONFIGS = sorted(
-    osp.relpath(p, REPO)
-    for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+    osp.relpath(p, REPO_ROOT)
+    for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p and osp.sep + 'benchmark' + osp.sep not in p)
 HOOK_TYPES = dict(
     checkpoint=AtomicCheckpointHook,
@@ -53,7 +53,7 @@ def test_configs_are_found():
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_declares_the_runtime_hooks(path):
-    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
     assert 'greenmim_mm' in cfg.custom_imports.imports
     for name, cls in HOOK_TYPES.items():
         hook_cfg = cfg.default_hooks[name]

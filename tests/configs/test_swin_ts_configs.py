@@ -10,13 +10,14 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers import REPO_ROOT
+
 # name -> (depths, drop path in detection)
 SIZES = {'t': ([2, 2, 6, 2], 0.2), 's': ([2, 2, 18, 2], 0.3)}
 
 
 def load(path: str) -> Config:
-    cfg = Config.fromfile(osp.join(REPO, path))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, path))
     import_modules_from_strings(**cfg.custom_imports)
     return cfg
 

@@ -10,14 +10,13 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from tests.helpers import demo_training_losses, load_tool, weight_decay_of_parameters
+from tests.helpers import REPO_ROOT, demo_training_losses, load_tool, weight_decay_of_parameters
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SVT_L = osp.join(REPO, 'configs', 'greenmim_twins_svt_l_pretrain.py')
-PCPVT_B = osp.join(REPO, 'configs', 'greenmim_twins_pcpvt_b_pretrain.py')
-DEMO = osp.join(REPO, 'configs', 'demo', 'greenmim_twins_demo_pretrain.py')
-DENSE = osp.join(REPO, 'configs', 'benchmark', 'dense_twins_svt_l_224.py')
-DET = osp.join(REPO, 'configs', 'mask_rcnn', 'mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco.py')
+SVT_L = osp.join(REPO_ROOT, 'configs', 'greenmim_twins_svt_l_pretrain.py')
+PCPVT_B = osp.join(REPO_ROOT, 'configs', 'greenmim_twins_pcpvt_b_pretrain.py')
+DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_twins_demo_pretrain.py')
+DENSE = osp.join(REPO_ROOT, 'configs', 'benchmark', 'dense_twins_svt_l_224.py')
+DET = osp.join(REPO_ROOT, 'configs', 'mask_rcnn', 'mask-rcnn_greenmim-twins-svt-l_fpn_1x_coco.py')
 
 
 def build_model(cfg: Config):
@@ -89,6 +88,7 @@ def test_demo_loss_falls(tmp_path, restore_determinism):
     assert last < 0.85 * first, (first, last)
 
 
+@pytest.mark.slow
 def test_mask_rcnn_takes_the_pretrained_svt(tmp_path):
     """The detector's backbone is the dense SVT-L with FPN on 4 stages, and a converted
     pretraining checkpoint (tools/model_converters/convert_checkpoint.py) loads into it

@@ -8,31 +8,19 @@ tools/test.py on the COCO config without data/coco stops with the expected layou
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRETRAIN_CFG = osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py')
-DET_CFG = osp.join(REPO, 'configs/demo/mask-rcnn_greenmim_demo.py')
+from tests.helpers import REPO_ROOT, run_tool
+
+PRETRAIN_CFG = osp.join(REPO_ROOT, 'configs/demo/greenmim_demo_pretrain.py')
+DET_CFG = osp.join(REPO_ROOT, 'configs/demo/mask-rcnn_greenmim_demo.py')
 
 
-def run(*args, cwd=REPO, timeout=900, check=True) -> str:
-    # One thread per process: on a busy 2-core machine, 2-thread OpenMP runs spin-wait and
-    # slow down several fold.
-    env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
-    env.setdefault('OMP_NUM_THREADS', '1')
-    proc = subprocess.run([sys.executable, *map(str, args)],
-                          cwd=cwd,
-                          env=env,
-                          timeout=timeout,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True)
-    if check and proc.returncode != 0:
-        pytest.fail(f'{args} exited with {proc.returncode}:\n{proc.stdout[-4000:]}')
-    return proc.stdout
+def run(*args, cwd=REPO_ROOT, timeout=900, check=True) -> str:
+    """A Python script or ``-c`` code of the demo, through the suite's runner."""
+    return run_tool([sys.executable, *args], cwd, timeout, check, PYTHONWARNINGS='ignore').stdout
 
 
 def write_config(path, base, body):
@@ -44,8 +32,8 @@ def write_config(path, base, body):
 def test_pretrain_convert_finetune_test(tmp_path):
     data = tmp_path / 'demo'
     run(
-        osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed', '1',
-        '--num-train', 6, '--num-val', 4, '--num-pretrain', 0)
+        osp.join(REPO_ROOT, 'tools/dataset_converters/make_demo_data.py'), '--out', data, '--seed',
+        '1', '--num-train', 6, '--num-val', 4, '--num-pretrain', 0)
     work = tmp_path / 'work'
 
     pretrain_cfg = write_config(
@@ -56,13 +44,13 @@ train_cfg = dict(max_iters=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 custom_hooks = []
 ''')
-    run(osp.join(REPO, 'tools/train.py'), pretrain_cfg, '--work-dir', work / 'pretrain')
+    run(osp.join(REPO_ROOT, 'tools/train.py'), pretrain_cfg, '--work-dir', work / 'pretrain')
     pretrained = (work / 'pretrain' / 'last_checkpoint').read_text().strip()
     assert pretrained.endswith('iter_2.pth')
 
     backbone = work / 'backbone.pth'
     log = run(
-        osp.join(REPO, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone,
+        osp.join(REPO_ROOT, 'tools/model_converters/convert_checkpoint.py'), pretrained, backbone,
         '--config', DET_CFG)
     assert 'missing keys: none' in log and 'unexpected keys: none' in log
 
@@ -81,14 +69,14 @@ param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))
 ''')
     log = run(
-        osp.join(REPO, 'tools/train.py'), det_cfg, '--work-dir', work / 'det', '--no-validate')
+        osp.join(REPO_ROOT, 'tools/train.py'), det_cfg, '--work-dir', work / 'det', '--no-validate')
     assert f'load backbone. in model from: {backbone}' in log
     ckpt = work / 'det' / 'iter_10.pth'
     assert ckpt.exists()
 
     log = run(
-        osp.join(REPO, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det', '--show-dir',
-        'vis')
+        osp.join(REPO_ROOT, 'tools/test.py'), det_cfg, ckpt, '--work-dir', work / 'det',
+        '--show-dir', 'vis')
     assert 'Average Precision' in log  # pycocotools' tables
     metrics = dict(re.findall(r'coco/(\w+): (-?[0-9.]+)', log))
     for name in ('bbox_mAP', 'bbox_mAP_50', 'segm_mAP', 'segm_mAP_50'):
@@ -101,9 +89,9 @@ default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=10))
 def test_test_without_coco_names_the_layout(tmp_path):
     # From an empty working directory, data/coco does not exist; the error comes before the
     # checkpoint (which does not exist either) is read.
-    config = osp.join(REPO, 'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py')
+    config = osp.join(REPO_ROOT, 'configs/mask_rcnn/mask-rcnn_greenmim-swin-b_fpn_1x_coco.py')
     log = run(
-        osp.join(REPO, 'tools/test.py'),
+        osp.join(REPO_ROOT, 'tools/test.py'),
         config,
         'missing.pth',
         '--work-dir',

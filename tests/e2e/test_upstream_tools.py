@@ -10,16 +10,16 @@ import importlib.util
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 import textwrap
 
 import pytest
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRETRAIN_CFG = osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py')
-DET_CFG = osp.join(REPO, 'configs/demo/mask-rcnn_greenmim_demo.py')
+from tests.helpers import REPO_ROOT, run_tool
+
+PRETRAIN_CFG = osp.join(REPO_ROOT, 'configs/demo/greenmim_demo_pretrain.py')
+DET_CFG = osp.join(REPO_ROOT, 'configs/demo/mask-rcnn_greenmim_demo.py')
 OUR_HOOKS = ('AtomicCheckpointHook', 'CheckpointCompatibilityHook', 'DistLossAverageHook')
 
 pytestmark = pytest.mark.slow
@@ -34,20 +34,9 @@ def upstream_tool(package: str, name: str) -> str:
 
 
 def run(*args, cwd, check=True, timeout=600) -> str:
-    """Run a command outside the checkout (so nothing of ours is on the path but the
-    installed package), one thread per process; return stdout and stderr merged."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-    env.pop('PYTHONPATH', None)
-    proc = subprocess.run([sys.executable, *map(str, args)],
-                          cwd=str(cwd),
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=timeout)
-    if check and proc.returncode != 0:
-        pytest.fail(f'{args} exited with {proc.returncode}:\n{proc.stdout[-5000:]}')
-    return proc.stdout
+    """Run a Python script outside the checkout (nothing of ours on the path but the installed
+    package); return stdout and stderr merged."""
+    return run_tool([sys.executable, *args], cwd, timeout, check, without=('PYTHONPATH', )).stdout
 
 
 def assert_our_hooks(log: str, dumped_config: str) -> None:
@@ -63,7 +52,7 @@ def assert_our_hooks(log: str, dumped_config: str) -> None:
 @pytest.fixture(scope='module')
 def data(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('upstream') / 'demo'
-    run(osp.join(REPO, 'tools/dataset_converters/make_demo_data.py'),
+    run(osp.join(REPO_ROOT, 'tools/dataset_converters/make_demo_data.py'),
         '--out',
         root,
         '--seed',
@@ -76,7 +65,7 @@ def data(tmp_path_factory) -> str:
         8,
         '--size',
         96,
-        cwd=REPO)
+        cwd=REPO_ROOT)
     return str(root)
 
 

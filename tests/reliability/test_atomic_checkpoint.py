@@ -22,7 +22,7 @@ from greenmim_mm.compat import checkpoint_order, register_checkpoint_safe_global
 from greenmim_mm.engine.hooks.atomic_checkpoint import (AtomicCheckpointHook, atomic_write,
                                                         remove_stale_tmp_files)
 from tests.helpers import load_tool
-from tests.reliability.helpers import state_dict_of, write_tiny_pretrain_config
+from tests.helpers.reliability import state_dict_of, write_tiny_pretrain_config
 
 PAYLOADS = (b'a' * (24 << 20), b'b' * (16 << 20))  # 24 and 16 MiB: each write takes a while
 

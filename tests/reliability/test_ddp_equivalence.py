@@ -15,7 +15,7 @@ import torch
 
 import greenmim_mm  # noqa: F401  (registers the modules; forked ranks inherit the import)
 from tests.helpers import TOOLS_DIR, free_port, run_tool, tiny_greenmim_cfg
-from tests.reliability.helpers import (DEMO_DET, logged_scalars, state_dict_of,
+from tests.helpers.reliability import (DEMO_DET, logged_scalars, state_dict_of,
                                        write_tiny_pretrain_config)
 
 ITERS = 4

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from tests.helpers import TOOLS_DIR, run_tool
-from tests.reliability.helpers import (RANDOM_PIPELINE, logged_scalars, state_dict_of,
+from tests.helpers.reliability import (RANDOM_PIPELINE, logged_scalars, state_dict_of,
                                        write_tiny_pretrain_config)
 
 ITERS = 12

@@ -27,6 +27,7 @@ def tiny_run(tmp_path_factory):
     return returned, out
 
 
+@pytest.mark.slow
 def test_json_is_complete(tiny_run):
     returned, out = tiny_run
     with open(out / 'bench.json') as f:
@@ -101,6 +102,7 @@ def test_amp_contenders_share_the_non_finite_skip_wrapper():
             assert wrapper.cast_dtype == torch.bfloat16
 
 
+@pytest.mark.slow
 def test_no_time_measures_memory_only(tmp_path):
     threads = torch.get_num_threads()
     try:
@@ -141,6 +143,7 @@ def tiny_profiles(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_profile_counts_are_sane(tiny_profiles):
     for precision, results in tiny_profiles.items():
         (case, ) = results['cases']

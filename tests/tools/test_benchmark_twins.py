@@ -5,9 +5,9 @@ import os.path as osp
 import torch
 
 from greenmim_mm.benchmark import options, run
+from tests.helpers import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(REPO, 'configs', 'demo', 'greenmim_twins_demo_pretrain.py')
+DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_twins_demo_pretrain.py')
 
 
 def test_twins_pair_runs(tmp_path):

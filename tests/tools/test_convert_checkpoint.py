@@ -23,12 +23,11 @@ from greenmim_mm.models.backbones import GreenMIMSwinTransformer
 from greenmim_mm.models.utils.ckpt_convert import (add_output_norms, convert_official_swin,
                                                    detect_format, infer_swin_arch,
                                                    merge_mmcv_to_swin, merge_swin_to_mmcv,
-                                                   relative_position_index,
                                                    resize_relative_position_table, set_window_sizes,
                                                    unwrap_state_dict)
-from tests.helpers import load_tool, randomize_weights
+from greenmim_mm.models.utils.sparse import window_relative_position_index
+from tests.helpers import REPO_ROOT, load_tool, randomize_weights
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EPS = 1e-6
 
 
@@ -258,8 +257,10 @@ def test_merge_reorder_matches_mmcv(order):
 @pytest.mark.parametrize('ws', [1, 2, 7, 14])
 def test_relative_position_index_matches_mmpretrain(ws):
     msa = WindowMSA(embed_dims=4, window_size=(ws, ws), num_heads=1)
-    assert torch.equal(relative_position_index(ws), msa.relative_position_index)
-    assert torch.equal(relative_position_index(ws), RefAttention(4, ws, 1).relative_position_index)
+    assert torch.equal(window_relative_position_index(ws), msa.relative_position_index)
+    assert torch.equal(
+        window_relative_position_index(ws),
+        RefAttention(4, ws, 1).relative_position_index)
 
 
 def test_resize_table():
@@ -380,7 +381,7 @@ def test_sets_window_and_rewrites_index():
     sd, messages = set_window_sizes(sd, [7, 7, 7, 7])
     assert messages == []
     assert torch.equal(sd['stages.1.blocks.0.attn.w_msa.relative_position_index'],
-                       relative_position_index(7))
+                       window_relative_position_index(7))
     sd, messages = set_window_sizes(sd, [7, 7, 12, 12])
     assert len(messages) == 4  # two blocks in each of stages 2 and 3
     assert sd['stages.2.blocks.0.attn.w_msa.relative_position_index'].shape == (144, 144)
@@ -408,7 +409,7 @@ def greenmim_checkpoint(path):
     from mmpretrain.registry import MODELS
 
     import greenmim_mm  # noqa: F401
-    cfg = Config.fromfile(osp.join(REPO, 'configs/demo/greenmim_demo_pretrain.py'))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/demo/greenmim_demo_pretrain.py'))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     model.init_weights()
@@ -434,7 +435,7 @@ def test_greenmim_mm_into_mask_rcnn(tmp_path, capsys, backbone_type):
 
     src, dst = tmp_path / 'pretrain.pth', tmp_path / 'backbone.pth'
     pretrained = greenmim_checkpoint(src)
-    config = osp.join(REPO, 'configs/demo/mask-rcnn_greenmim_demo.py')
+    config = osp.join(REPO_ROOT, 'configs/demo/mask-rcnn_greenmim_demo.py')
     assert load_cli().main([str(src), str(dst), '--config', config]) == 0
     log = capsys.readouterr().out
     assert 'greenmim_mm format' in log

@@ -17,11 +17,10 @@ from mmpretrain.registry import MODELS
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.necks import mae_sincos_pos_embed_2d, sincos_pos_embed_2d
 from greenmim_mm.models.utils.ckpt_convert import convert_official_decoder, detect_pos_embed_layout
-from tests.helpers import randomize_weights
-from tests.official_layout import (authors_decoder_reference, authors_state_dict, mae_pos_embed,
-                                   wrap_release)
+from tests.helpers import REPO_ROOT, randomize_weights
+from tests.helpers.official_layout import (authors_decoder_reference, authors_state_dict,
+                                           mae_pos_embed, wrap_release)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LN = dict(type='LN', eps=1e-6)
 DECODER_HEADS = 4
 
@@ -168,7 +167,7 @@ def test_keep_decoder_argument_errors(tmp_path, tool_module):
     with pytest.raises(SystemExit, match='pretraining --config'):
         tool_module('convert_checkpoint').main(
             [str(src), str(tmp_path / 'o.pth'), '--keep-decoder'])
-    finetune = osp.join(REPO, 'configs/finetune/greenmim_swin_b_in1k_ft.py')
+    finetune = osp.join(REPO_ROOT, 'configs/finetune/greenmim_swin_b_in1k_ft.py')
     with pytest.raises(SystemExit, match='needs a GreenMIM pretraining config'):
         tool_module('convert_checkpoint').main(
             [str(src), str(tmp_path / 'o.pth'), '--keep-decoder', '--config', finetune])

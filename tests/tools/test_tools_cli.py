@@ -183,11 +183,13 @@ def test_dist_scripts_are_executable(script, arguments):
     assert proc.stdout == f'usage: {tool(script)} {arguments}\n'
 
 
+@pytest.mark.slow
 def test_train_saves_checkpoint(trained):
     assert osp.exists(osp.join(trained, 'iter_2.pth'))
     assert open(osp.join(trained, 'last_checkpoint')).read().strip().endswith('iter_2.pth')
 
 
+@pytest.mark.slow
 def test_test_prints_metrics_and_dumps(cls_config, trained, tmp_path):
     out_file = str(tmp_path / 'preds.pkl')
     proc = run([
@@ -204,6 +206,7 @@ def test_test_prints_metrics_and_dumps(cls_config, trained, tmp_path):
         assert len(pickle.load(f)) == 8
 
 
+@pytest.mark.slow
 def test_resume_continues_training(cls_config, trained):
     proc = run([
         sys.executable,
@@ -216,6 +219,7 @@ def test_resume_continues_training(cls_config, trained):
     assert osp.exists(osp.join(trained, 'iter_4.pth'))
 
 
+@pytest.mark.slow
 def test_amp_on_cpu_trains(cls_config, tmp_path):
     proc = run([sys.executable,
                 tool('train.py'), cls_config, '--work-dir',

@@ -13,9 +13,8 @@ from mmpretrain.registry import MODELS
 
 import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.engine.hooks import reconstruction_panels
-from tests.helpers import load_tool
+from tests.helpers import REPO_ROOT, load_tool
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'greenmim_demo_pretrain.py')
 
 

@@ -2,13 +2,13 @@
 
 Under autocast the lean layers of the sparse backbones read one reduced-precision copy of
 each weight per optimizer step, kept by the wrapper as state next to the optimizer's
-(:class:`~greenmim_mm.models.utils.weight_shadow.WeightShadow`), instead of casting it in
+(:class:`~greenmim_mm.models.utils.precision.shadow_store.WeightShadow`), instead of casting it in
 forward and again in backward. The copy is refreshed after every ``optimizer.step()`` (a
 post-step hook, so also when a loss scaler or user code calls the optimizer) and never
 enters ``state_dict()`` or checkpoints. It costs one reduced-precision copy of the weights
 the lean layers read (2 bytes per parameter, held between steps).
 """
-from greenmim_mm.models.utils.weight_shadow import WeightShadow
+from greenmim_mm.models.utils.precision.shadow_store import WeightShadow
 
 
 class WeightShadowMixin:

@@ -8,11 +8,11 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 
 from ...compat import swin_v1_keys
-from ..utils.grouping import GroupLayout, build_group_layout
-from ..utils.lean_ops import layer_norm_linear, layer_norm_mlp
-from ..utils.sparse_conv import gather_tokens as _gather_tokens
-from ..utils.sparse_geometry import StageTokens, merge_index, stage_tokens
-from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
+from ..utils.precision.lean_ops import layer_norm_linear, layer_norm_mlp
+from ..utils.sparse.conv import gather_children, gather_tokens as _gather_tokens
+from ..utils.sparse.geometry import MaskGeometry, StageTokens
+from ..utils.sparse.grouping import GroupLayout
+from .sparse_backbone import SparseMIMBackboneMixin, sparse_window_attention
 
 
 class SparsePlan(NamedTuple):
@@ -44,7 +44,7 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
     masked tokens as keys:
 
     - windows keep only their visible tokens and are packed into equal-sized groups
-      (see :mod:`greenmim_mm.models.utils.grouping`); attention is masked per window and
+      (see :mod:`greenmim_mm.models.utils.sparse.grouping`); attention is masked per window and
       the relative position bias is looked up by original coordinates;
     - patch merging concatenates the four (visible) children of each visible 2x2 block in
       the channel order of mmcv's ``PatchMerging``, so weights are shared with the dense
@@ -125,36 +125,23 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
             x = x + _gather_tokens(pos.expand(x.shape[0], -1, -1), index)
         return x
 
-    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> SparsePlan:
-        """Token sets, group layouts and merge indices of every stage for ``mask``.
+    def sparse_plan(self, geometry: MaskGeometry) -> SparsePlan:
+        """Token sets, group layouts and merge indices of every stage (see
+        :meth:`SparseMIMBackboneMixin.sparse_plan`).
 
         Args:
-            mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
-                True = masked.
-            static_shapes (bool): pack windows into groups of ``ws^2`` slots (see
-                :meth:`SparseMIMBackboneMixin.sparse_plan`). Defaults to False.
+            geometry (MaskGeometry): the geometry of the mask.
 
         Returns:
             SparsePlan: the geometry the sparse forward uses.
         """
-        num_stages = len(self.stages)
-        tokens = [stage_tokens(mask, 2**(num_stages - 1 - i)) for i in range(num_stages)]
+        tokens = [geometry.tokens(i) for i in range(len(self.stages))]
         layouts, merges = [], []
         for i, stage in enumerate(self.stages):
-            stage_layouts: Dict[Tuple[int, int], GroupLayout] = {}
-            for block in stage.blocks:
-                key = self._window_and_shift(block, tokens[i].grid_hw)
-                if key not in stage_layouts:
-                    stage_layouts[key] = build_group_layout(
-                        tokens[i].coords,
-                        tokens[i].grid_hw,
-                        key[0],
-                        key[1],
-                        tokens[i].sample_ids,
-                        group_size=key[0]**2 if static_shapes else None)
-            layouts.append(stage_layouts)
-            has_next = stage.downsample is not None and i + 1 < num_stages
-            merges.append(merge_index(tokens[i], tokens[i + 1]) if has_next else None)
+            keys = [self._window_and_shift(block, tokens[i].grid_hw) for block in stage.blocks]
+            layouts.append({key: geometry.window_layout(i, *key) for key in keys})
+            has_next = stage.downsample is not None and i + 1 < len(self.stages)
+            merges.append(geometry.children(i, 2) if has_next else None)
         return SparsePlan(tokens, layouts, merges)
 
     def _window_and_shift(self, block: SwinBlock, grid_hw: Tuple[int, int]) -> Tuple[int, int]:
@@ -173,14 +160,13 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
     def _sparse_stage(self, blocks, x: torch.Tensor, tokens: StageTokens,
                       layouts: Dict[Tuple[int, int], GroupLayout]) -> torch.Tensor:
         """Run the blocks of one stage on its visible tokens with the plan's layouts."""
-        per_sample = tokens.sample_ids is not None
         for block in blocks:
             key = self._window_and_shift(block, tokens.grid_hw)
             if block.with_cp and x.requires_grad:
                 x = cp.checkpoint(
-                    _sparse_block_forward, block, x, layouts[key], per_sample, use_reentrant=False)
+                    _sparse_block_forward, block, x, layouts[key], use_reentrant=False)
             else:
-                x = _sparse_block_forward(block, x, layouts[key], per_sample)
+                x = _sparse_block_forward(block, x, layouts[key])
         return x
 
     @staticmethod
@@ -194,26 +180,18 @@ class GreenMIMSwinTransformer(SparseMIMBackboneMixin, SwinTransformer):
             raise NotImplementedError(
                 'the sparse encoder supports only the default 2x2 / stride 2 patch merging, '
                 f'got kernel {sampler.kernel_size}, stride {sampler.stride}')
-        B, _, C = x.shape
-        if idx.dim() == 2:
-            children = x.index_select(1, idx.flatten()).view(B, -1, 4, C)  # (B, N', 4, C)
-        else:
-            children = _gather_tokens(x, idx.flatten(1)).view(B, -1, 4, C)
-        merged = children.transpose(2, 3).reshape(B, -1, 4 * C)  # (B, N', C * 4), c-major
+        merged = gather_children(x, idx)  # (B, N', C * 4), c-major
         if downsample.norm is None:
             return downsample.reduction(merged)
         return layer_norm_linear(merged, downsample.norm, downsample.reduction)
 
 
-def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout,
-                          per_sample: bool) -> torch.Tensor:
+def _sparse_block_forward(block: SwinBlock, x: torch.Tensor, layout: GroupLayout) -> torch.Tensor:
     """One Swin block on visible tokens: (B, N, C) -> (B, N, C).
 
     Same computation as ``SwinBlock.forward``; the norms are fused with the following linear
-    layers (:mod:`..utils.lean_ops`) so that backward keeps fewer activations.
+    layers (:mod:`..utils.precision.lean_ops`) so that backward keeps fewer activations.
     """
-    w_msa = block.attn.w_msa
-    qkv = layer_norm_linear(x, block.norm1, w_msa.qkv)  # (B, N, 3C)
-    attn = batched_group_attention(w_msa, qkv, layout, per_sample)  # (B, N, C)
+    attn = sparse_window_attention(x, block.norm1, block.attn.w_msa, layout)  # (B, N, C)
     x = x + block.attn.drop(attn)
     return layer_norm_mlp(x, block.norm2, block.ffn)

@@ -8,11 +8,11 @@ from mmpretrain.models.backbones.twins import (PCPVT, SVT, GlobalSubsampledAtten
 from mmpretrain.registry import MODELS
 from torch import nn
 
-from ..utils.grouping import GroupLayout, build_group_layout
-from ..utils.lean_ops import layer_norm_ffn_branch, layer_norm_linear
-from ..utils.sparse_conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
-from ..utils.sparse_geometry import StageTokens, merge_index, neighbour_index, stage_tokens
-from .sparse_backbone import SparseMIMBackboneMixin, batched_group_attention
+from ..utils.precision.lean_ops import layer_norm_ffn_branch
+from ..utils.sparse.conv import depthwise_conv_tokens, patch_conv_pixels, strided_conv_tokens
+from ..utils.sparse.geometry import MaskGeometry, StageTokens, neighbour_index
+from ..utils.sparse.grouping import GroupLayout
+from .sparse_backbone import SparseMIMBackboneMixin, sparse_window_attention
 
 
 class TwinsStagePlan(NamedTuple):
@@ -96,14 +96,11 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
                 outs.append(x)
         return tuple(outs)
 
-    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> List[TwinsStagePlan]:
-        """Index geometry of every stage for ``mask``, built once per forward.
+    def sparse_plan(self, geometry: MaskGeometry) -> List[TwinsStagePlan]:
+        """Index geometry of every stage (see :meth:`SparseMIMBackboneMixin.sparse_plan`).
 
         Args:
-            mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
-                True = masked.
-            static_shapes (bool): pack windows into groups of ``ws^2`` slots (see
-                :meth:`SparseMIMBackboneMixin.sparse_plan`). Defaults to False.
+            geometry (MaskGeometry): the geometry of the mask.
 
         Returns:
             list[TwinsStagePlan]: one per stage.
@@ -111,47 +108,36 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
         if any(pe.stride != 1 for pe in self.position_encodings):
             raise NotImplementedError('the sparse Twins forward needs stride-1 position '
                                       'encodings (the PEG of PCPVT / SVT)')
-        unit = self.mask_unit
-        plans, prev = [], None
-        for i, stage_stride in enumerate(self.stage_strides):
-            scale = unit // stage_stride  # stage tokens per unit side
-            tokens = stage_tokens(mask, scale)
+        plans = []
+        for i in range(len(self.stages)):
+            tokens = geometry.tokens(i)
             if i == 0:
                 embed_index = tokens.flat_index
             else:
-                embed_index = merge_index(prev, tokens, int(self.strides[i]))
+                embed_index = geometry.children(i - 1, int(self.strides[i]))
             sr_children = window_layout = None
             for block in self.stages[i]:
                 attn = block.attn
                 if isinstance(attn, GlobalSubsampledAttention) and attn.sr_ratio > 1:
                     if sr_children is None:
-                        sr_children = self._sr_children(i, tokens, mask, scale, attn.sr_ratio)
+                        sr_children = self._sr_children(geometry, i, attn.sr_ratio)
                 elif isinstance(attn, LocallyGroupedSelfAttention) and window_layout is None:
-                    ws = attn.window_size
-                    window_layout = build_group_layout(
-                        tokens.coords,
-                        tokens.grid_hw,
-                        ws,
-                        0,
-                        tokens.sample_ids,
-                        group_size=ws * ws if static_shapes else None)
+                    window_layout = geometry.window_layout(i, attn.window_size)
             plans.append(
                 TwinsStagePlan(tokens, embed_index, neighbour_index(tokens, 3), sr_children,
                                window_layout))
-            prev = tokens
         return plans
 
-    def _sr_children(self, stage: int, tokens: StageTokens, mask: torch.Tensor, scale: int,
-                     sr: int) -> torch.Tensor:
+    def _sr_children(self, geometry: MaskGeometry, stage: int, sr: int) -> torch.Tensor:
         """Children of the visible spatial-reduction cells of a stage."""
+        scale = geometry.tokens_per_unit[stage]
         if scale % sr:
             raise ValueError(
                 f'{type(self).__name__}: stage {stage} has sr_ratio {sr}, but its cells of '
                 f'{sr}x{sr} tokens do not tile the {self.mask_unit}-px mask unit ({scale}x'
                 f'{scale} tokens), so a cell could mix visible and masked tokens. Use '
                 f'sr_ratios that divide {scale} at this stage.')
-        cells = stage_tokens(mask, scale // sr)
-        return merge_index(tokens, cells, sr)
+        return geometry.children(stage, sr)
 
     def _sparse_patch_embed(self, i: int, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """mmcv ``PatchEmbed`` of stage ``i`` at its visible tokens: (B, N_i, C_i).
@@ -173,8 +159,8 @@ class GreenMIMPCPVT(SparseMIMBackboneMixin, PCPVT):
         """One GSA or LSA encoder layer on the visible tokens: (B, N, C) -> (B, N, C)."""
         attn = block.attn
         if isinstance(attn, LocallyGroupedSelfAttention):
-            per_sample = plan.tokens.sample_ids is not None
-            x = x + block.drop_path(_sparse_lsa(block, x, plan.window_layout, per_sample))
+            lsa = sparse_window_attention(x, block.norm1, attn, plan.window_layout)  # (B, N, C)
+            x = x + block.drop_path(lsa)
         elif isinstance(attn, GlobalSubsampledAttention):
             x = x + block.drop_path(_sparse_gsa(attn, block.norm1(x), plan.sr_children))
         else:
@@ -201,17 +187,6 @@ class GreenMIMSVT(GreenMIMPCPVT, SVT):
     ``mask[:, -pad_b:]`` marks the whole map); on a grid padded along one side only, the dense
     model lets real tokens attend the zero padding tokens, the sparse forward does not.
     """
-
-
-def _sparse_lsa(block, x: torch.Tensor, layout: GroupLayout, per_sample: bool) -> torch.Tensor:
-    """Locally-grouped self-attention of the visible tokens: (B, N, C) -> (B, N, C).
-
-    The windows' visible tokens are packed into groups (:mod:`..utils.grouping`, no shift, no
-    relative-position bias); the norm is fused with ``qkv`` as in the Swin encoder.
-    """
-    attn = block.attn
-    qkv = layer_norm_linear(x, block.norm1, attn.qkv)  # (B, N, 3C)
-    return batched_group_attention(attn, qkv, layout, per_sample)  # (B, N, C)
 
 
 def _sparse_gsa(attn: GlobalSubsampledAttention, x: torch.Tensor,

@@ -3,9 +3,13 @@
 A GreenMIM backbone extends a dense mmpretrain backbone with a forward on the visible tokens
 of a masked image. :class:`SparseMIMBackboneMixin` holds everything such backbones share --
 the declarations GreenMIM reads (``mask_unit``, ``num_stages``, ``default_img_size``), the
-dispatch ``forward(x, mask=None)``, the mask check and the index plan built on the CPU and
-moved to the device in one go -- so that a backbone's own file holds only its stage logic.
-:func:`check_sparse_backbone` is the check GreenMIM runs on whatever backbone it is given.
+dispatch ``forward(x, mask=None)``, the mask check, the index geometry of the mask
+(:class:`~greenmim_mm.models.utils.sparse.MaskGeometry`: visible tokens per stage, children,
+window packing with or without static shapes) and the plan built on the CPU and moved to the
+device in one go; :func:`sparse_window_attention` runs a block's window attention on the
+visible tokens for a shared or a per-sample mask alike -- so that a backbone's own file holds
+only its stage logic. :func:`check_sparse_backbone` is the check GreenMIM runs on whatever
+backbone it is given. ``docs/en/add_a_backbone.md`` walks through a small example.
 
 Under ``torch.compile`` the plan is the one graph break of the sparse forward: it is built
 eagerly on the CPU (the mask check included, so the compiled graph holds no host sync), and
@@ -18,11 +22,15 @@ from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, List, Optional, Tuple
 
 import torch
+from mmengine.registry import Registry
+from mmpretrain.registry import MODELS
 from torch import nn
 
-from ..utils.group_attention import group_window_attention_qkv
-from ..utils.grouping import GroupLayout, group_count_buckets, pad_groups
 from ..utils.masking import check_unit_mask
+from ..utils.precision.lean_ops import layer_norm_linear
+from ..utils.sparse.geometry import MaskGeometry
+from ..utils.sparse.group_attention import group_window_attention_qkv
+from ..utils.sparse.grouping import GroupLayout, group_count_buckets, pad_groups
 
 
 class SparseMIMBackboneMixin(metaclass=ABCMeta):
@@ -38,13 +46,24 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
     geometry built by :meth:`sparse_plan`. A subclass provides its stage logic only:
 
     - :attr:`stage_strides`: the input pixels per token of each stage; the last one is
-      the mask unit, so every stage's tokens are fully visible or fully masked;
-    - :meth:`sparse_plan`: all index tensors of one masked forward, from the CPU mask;
-    - :meth:`sparse_forward`: the stages on the visible tokens, with that plan;
+      the mask unit, and every stride divides it, so every stage's tokens (and every cell
+      of tokens a merge or reduction reads) are fully visible or fully masked;
+    - :meth:`sparse_plan`: all index tensors of one masked forward, read from the
+      :class:`~greenmim_mm.models.utils.sparse.MaskGeometry` of the mask;
+    - :meth:`sparse_forward`: the stages on the visible tokens, with that plan (window
+      attention through :func:`sparse_window_attention`);
     - :attr:`default_img_size` when the backbone has a fixed input size (default None).
 
     The mask unit is square: ``mask`` is ``(B, H / mask_unit, W / mask_unit)`` bool, True =
-    masked, with the same number of visible units in every sample.
+    masked, with the same number of visible units in every sample. A mask that every sample
+    shares gets one plan for the whole batch. So an index tensor in a plan has one of two
+    shapes, and a backbone's code must take both:
+
+    - ``(N, ...)``: shared by the batch (``MaskGeometry.shared``), N visible tokens;
+    - ``(B, N, ...)``: per sample, N visible tokens in each of the B samples.
+
+    A :class:`~greenmim_mm.models.utils.sparse.GroupLayout` packs the N tokens of one sample
+    (shared) or the B * N tokens of all samples together (per sample).
     """
 
     @property
@@ -53,19 +72,22 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
         """Input pixels per token along each axis, for every stage (e.g. [4, 8, 16, 32])."""
 
     @abstractmethod
-    def sparse_plan(self, mask: torch.Tensor, static_shapes: bool = False) -> Any:
-        """The index geometry of every stage for a CPU ``mask``.
+    def sparse_plan(self, geometry: MaskGeometry) -> Any:
+        """The index geometry of every stage for one mask.
 
         Args:
-            mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else
-                (B, Hu, Wu); True = masked. Checked already, on the CPU.
-            static_shapes (bool): pack window groups with a fixed capacity (``ws^2``, the
-                ``group_size`` of :func:`build_group_layout`), so that only group counts
-                depend on the mask. Defaults to False.
+            geometry (MaskGeometry): the mask's visible tokens per stage
+                (``geometry.tokens(i)``), children of coarser cells
+                (``geometry.children(i, factor)``) and window packings
+                (``geometry.window_layout(i, ws, shift)``), built from the checked CPU
+                mask with :attr:`tokens_per_unit`; ``geometry.mask`` is (1, Hu, Wu) for a
+                mask shared by the batch, else (B, Hu, Wu).
 
         Returns:
-            Any: a plan -- tensors, possibly inside NamedTuples, lists, tuples and dicts --
-            that :meth:`sparse_forward` reads; :func:`plan_to_device` moves it.
+            Any: a plan -- tensors and :class:`GroupLayout` s, possibly inside
+            NamedTuples, lists, tuples and dicts -- that :meth:`sparse_forward` reads;
+            :func:`plan_to_device` moves it, :func:`pad_plan_groups` pads its layouts for a
+            compiled forward.
         """
 
     @abstractmethod
@@ -85,6 +107,15 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
     def mask_unit(self) -> int:
         """The mask unit GreenMIM draws masks in, in pixels: the last stage's stride."""
         return int(self.stage_strides[-1])
+
+    @property
+    def tokens_per_unit(self) -> List[int]:
+        """Tokens per mask-unit side at each stage: ``mask_unit // stage_strides[i]``."""
+        unit, strides = self.mask_unit, [int(s) for s in self.stage_strides]
+        if any(s <= 0 or unit % s for s in strides):
+            raise ValueError(f'{type(self).__name__}: every stage stride must divide the mask '
+                             f'unit (the last stride, {unit} px), got stage_strides {strides}')
+        return [unit // s for s in strides]
 
     @property
     def num_stages(self) -> int:
@@ -142,10 +173,9 @@ class SparseMIMBackboneMixin(metaclass=ABCMeta):
         mask = check_unit_mask(x, mask, self.mask_unit, type(self).__name__)
         shared = bool((mask == mask[:1]).all())
         layout_mask = mask[:1] if shared else mask  # (1 or B, Hu, Wu)
+        plan = self.sparse_plan(MaskGeometry(layout_mask, self.tokens_per_unit, static_shapes))
         if static_shapes:
-            plan = pad_plan_groups(self.sparse_plan(layout_mask, static_shapes=True))
-        else:
-            plan = self.sparse_plan(layout_mask)
+            plan = pad_plan_groups(plan)
         return plan_to_device(plan, x.device)
 
 
@@ -225,27 +255,56 @@ def pad_plan_groups(plan: Any) -> Any:
     return map_plan(plan, pad, (GroupLayout, ))
 
 
-def batched_group_attention(attn: nn.Module, qkv: torch.Tensor, layout: GroupLayout,
-                            per_sample: bool) -> torch.Tensor:
-    """Group window attention of a batch of visible tokens: (B, N, 3C) -> (B, N, C).
+def sparse_window_attention(x: torch.Tensor, norm: nn.Module, attn: nn.Module,
+                            layout: GroupLayout) -> torch.Tensor:
+    """A pre-norm window attention on visible tokens, ``attn(norm(x))``: (B, N, C) -> (B, N, C).
+
+    The norm is fused with ``attn.qkv`` (:func:`layer_norm_linear`, which keeps fewer
+    activations for backward); the windows are those packed by ``layout``. A layout of N
+    tokens (a mask shared by the batch) serves every sample; one of B * N tokens packs the
+    windows of all samples together (per-sample masks).
 
     Args:
-        attn (nn.Module): the attention module (``WindowMSA`` or Twins'
-            ``LocallyGroupedSelfAttention``), see :func:`group_window_attention_qkv`.
-        qkv (Tensor): (B, N, 3C) ``attn.qkv`` output of the visible tokens.
-        layout (GroupLayout): the packing of one sample's tokens (shared mask), or of all
-            samples' tokens together (per-sample masks).
-        per_sample (bool): whether ``layout`` packs all B * N tokens.
+        x (Tensor): (B, N, C) visible tokens, before the block's norm.
+        norm (nn.Module): the block's pre-attention ``nn.LayerNorm``.
+        attn (nn.Module): the attention module (mmpretrain's ``WindowMSA``, Twins'
+            ``LocallyGroupedSelfAttention``): see :func:`group_window_attention_qkv`.
+        layout (GroupLayout): ``MaskGeometry.window_layout`` of the stage, in the plan.
 
     Returns:
-        Tensor: (B, N, C) attention output (after ``proj``).
+        Tensor: (B, N, C) attention output (after ``proj``), without residual.
     """
-    if not per_sample:
-        return group_window_attention_qkv(attn, qkv, layout)
+    qkv = layer_norm_linear(x, norm, attn.qkv)  # (B, N, 3C)
     B, N, C3 = qkv.shape
+    packed = layout.slot_index.shape[0]
+    if packed == N:
+        return group_window_attention_qkv(attn, qkv, layout)  # (B, N, C)
+    if packed != B * N:
+        raise ValueError(f'a window layout of {packed} tokens does not fit {B} samples of '
+                         f'{N} visible tokens (N for a shared mask, B * N per sample)')
     # All samples' windows share one packing: flatten to one token set.
     out = group_window_attention_qkv(attn, qkv.reshape(1, B * N, C3), layout)  # (1, B*N, C)
     return out.view(B, N, -1)
+
+
+def registered_sparse_backbones(registry: Registry = MODELS) -> List[str]:
+    """Names of the registered backbones that keep the sparse contract, sorted.
+
+    Args:
+        registry (Registry): where to look, with its child registries (their names
+            scope-prefixed). Defaults to mmpretrain's ``MODELS``, where GreenMIM builds its
+            backbone.
+
+    Returns:
+        list[str]: every registered concrete subclass of :class:`SparseMIMBackboneMixin`.
+    """
+    names = [
+        name for name, cls in registry.module_dict.items() if isinstance(cls, type)
+        and issubclass(cls, SparseMIMBackboneMixin) and not inspect.isabstract(cls)
+    ]
+    for scope, child in registry.children.items():
+        names += [f'{scope}.{name}' for name in registered_sparse_backbones(child)]
+    return sorted(names)
 
 
 def check_sparse_backbone(backbone: nn.Module, owner: str = 'GreenMIM') -> None:
@@ -276,7 +335,8 @@ def check_sparse_backbone(backbone: nn.Module, owner: str = 'GreenMIM') -> None:
     if missing:
         raise ValueError(
             f'{owner} needs a sparse backbone; {type(backbone).__name__} lacks '
-            f'{", ".join(missing)}. Use GreenMIMSwinTransformer, GreenMIMPCPVT or '
-            'GreenMIMSVT, or subclass SparseMIMBackboneMixin '
-            '(greenmim_mm.models.backbones.sparse_backbone) before your dense backbone and '
-            'implement its stage_strides, sparse_plan and sparse_forward.')
+            f'{", ".join(missing)}. Use a registered sparse backbone '
+            f'({", ".join(registered_sparse_backbones()) or "none registered"}), or subclass '
+            'SparseMIMBackboneMixin (greenmim_mm.models.backbones.sparse_backbone) before your '
+            'dense backbone and implement its stage_strides, sparse_plan and sparse_forward '
+            '(docs/en/add_a_backbone.md).')

@@ -74,12 +74,13 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from .sparse.grouping import window_relative_position_index
+
 __all__ = [
     'unwrap_state_dict', 'detect_format', 'convert_greenmim_mm', 'convert_official_swin',
-    'merge_swin_to_mmcv', 'merge_mmcv_to_swin', 'relative_position_index',
-    'resize_relative_position_table', 'infer_swin_arch', 'set_window_sizes', 'add_output_norms',
-    'to_backbone_checkpoint', 'convert_official_decoder', 'detect_pos_embed_layout',
-    'MERGE_ORDER_NOTES'
+    'merge_swin_to_mmcv', 'merge_mmcv_to_swin', 'resize_relative_position_table', 'infer_swin_arch',
+    'set_window_sizes', 'add_output_norms', 'to_backbone_checkpoint', 'convert_official_decoder',
+    'detect_pos_embed_layout', 'MERGE_ORDER_NOTES'
 ]
 
 # (pattern, replacement) pairs applied in order to keys of the Microsoft-Swin layout; the first
@@ -280,24 +281,6 @@ def convert_official_swin(state_dict: Mapping[str, torch.Tensor],
     return out
 
 
-def relative_position_index(window_size: int) -> torch.Tensor:
-    """Row of the relative position table used by every query/key pair of a window.
-
-    Args:
-        window_size (int): Window side ``w``.
-
-    Returns:
-        Tensor: ``(w * w, w * w)`` int64, ``(dh + w - 1) * (2w - 1) + (dw + w - 1)`` for
-        query ``(h1, w1)``, key ``(h2, w2)``, ``dh = h1 - h2``, ``dw = w1 - w2`` (the buffer of
-        both Microsoft Swin and mmpretrain's ``WindowMSA``).
-    """
-    coords = torch.stack(
-        torch.meshgrid(torch.arange(window_size), torch.arange(window_size),
-                       indexing='ij')).flatten(1)  # (2, w*w)
-    rel = coords[:, :, None] - coords[:, None, :] + window_size - 1  # (2, w*w, w*w)
-    return rel[0] * (2 * window_size - 1) + rel[1]  # (w*w, w*w)
-
-
 def resize_relative_position_table(table: torch.Tensor, window_size: int) -> torch.Tensor:
     """Resize a relative position bias table to another window, bicubically.
 
@@ -393,7 +376,7 @@ def set_window_sizes(
             messages.append(f'{key}: {tuple(value.shape)} -> {tuple(resized.shape)} '
                             f'(window {(math.isqrt(value.shape[0]) + 1) // 2} -> {window})')
         out[key] = resized
-        out[key[:-len('bias_table')] + 'index'] = relative_position_index(window)
+        out[key[:-len('bias_table')] + 'index'] = window_relative_position_index(window)
     return out, messages
 
 

@@ -9,7 +9,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import greenmim_mm  # noqa: F401  (registers the wrappers)
 from tests.helpers import random_mask
-from tests.models.backbones.swin_exactness import build
+from tests.helpers.swin_exactness import build
 
 aten = torch.ops.aten
 # what the lean layers read: they are cast once per step with the shadow, weights twice without

@@ -10,8 +10,8 @@ import torch
 
 from greenmim_mm.models.algorithms import GreenMIM
 from tests.helpers import tiny_greenmim_cfg
-from tests.models.backbones.amp_exactness import rel_err
-from tests.models.backbones.swin_reference import reference_forward
+from tests.helpers.amp_exactness import rel_err
+from tests.helpers.swin_reference import reference_forward
 
 FACTOR = 1.5
 FLOOR = 2.0**-8

@@ -5,22 +5,12 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 import greenmim_mm  # noqa: F401  (registers the modules)
-from greenmim_mm.models.backbones.sparse_backbone import SparseMIMBackboneMixin
-from greenmim_mm.models.utils.sparse_geometry import stage_tokens
+from greenmim_mm.models.backbones.sparse_backbone import (SparseMIMBackboneMixin,
+                                                          registered_sparse_backbones)
+from tests.helpers.tiny_models import tiny_svt_cfg
+from tests.helpers.toy_backbone import ToySparseWindowNet  # noqa: F401  (registers the toy)
 
-TINY_SVT = dict(
-    type='GreenMIMSVT',
-    arch=dict(
-        embed_dims=[16, 16, 32, 32],
-        depths=[2, 2, 2, 2],
-        num_heads=[1, 1, 2, 2],
-        patch_sizes=[4, 2, 2, 2],
-        strides=[4, 2, 2, 2],
-        mlp_ratios=[2, 2, 2, 2],
-        sr_ratios=[8, 4, 2, 1],
-        window_sizes=[7, 7, 7, 7]),
-    qkv_bias=True,
-    norm_after_stage=[False, False, False, True])
+TINY_SVT = tiny_svt_cfg()
 
 
 def cfg(backbone, embed_dim=32, **kwargs):
@@ -36,30 +26,6 @@ def cfg(backbone, embed_dim=32, **kwargs):
         mask_ratio=0.5)
     out.update(kwargs)
     return out
-
-
-@MODELS.register_module(name='_ToyUnitEncoder', force=True)
-class _ToyUnitEncoder(SparseMIMBackboneMixin, nn.Module):
-    """Not Swin, not Twins: one linear map per 32-px unit, only its own stage logic."""
-    stage_strides = [32]
-
-    def __init__(self):
-        super().__init__()
-        self.proj = nn.Linear(3 * 32 * 32, 32)
-
-    def _units(self, x):
-        B, C, H, W = x.shape
-        units = x.view(B, C, H // 32, 32, W // 32, 32).permute(0, 2, 4, 1, 3, 5)
-        return units.reshape(B, (H // 32) * (W // 32), -1)  # (B, L, 3*32*32)
-
-    def sparse_plan(self, mask):
-        return stage_tokens(mask, 1).flat_index  # (N,) or (B, N)
-
-    def sparse_forward(self, x, plan):
-        units = self._units(x)
-        if plan.dim() == 1:
-            return (self.proj(units[:, plan]), )  # (B, N_vis, 32)
-        return (self.proj(torch.stack([u[i] for u, i in zip(units, plan)])), )
 
 
 class _PartialEncoder(SparseMIMBackboneMixin, nn.Module):
@@ -81,11 +47,26 @@ def test_twins_pretraining_step_reaches_every_parameter(per_sample):
 
 
 @pytest.mark.parametrize('per_sample', [False, True])
-def test_a_third_backbone_needs_only_its_stage_logic(per_sample):
-    model = MODELS.build(cfg(dict(type='_ToyUnitEncoder'), per_sample_mask=per_sample))
-    loss = model.loss(torch.randn(2, 3, 96, 96), [])['loss']
+def test_a_third_backbone_pretrains_from_its_stage_logic_alone(per_sample):
+    # The toy of docs/en/add_a_backbone.md (exact against its dense oracle:
+    # tests/models/backbones/test_sparse_backbone.py): 16-px units, 32 channels at the end.
+    model = MODELS.build(
+        cfg(dict(type='ToySparseWindowNet', out_indices=(1, )),
+            mask_unit=16,
+            per_sample_mask=per_sample,
+            neck=dict(
+                type='GreenMIMPretrainDecoder',
+                patch_size=16,
+                embed_dim=32,
+                decoder_embed_dim=32,
+                decoder_num_heads=2),
+            head=dict(type='GreenMIMPretrainHead', patch_size=16)))
+    torch.manual_seed(0)
+    loss = model.loss(torch.randn(2, 3, 96, 64), [])['loss']
     loss.backward()
-    assert torch.isfinite(loss) and model.backbone.proj.weight.grad is not None
+    assert torch.isfinite(loss)
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, missing
 
 
 def test_a_backbone_off_the_contract_is_refused_with_one_clear_error():
@@ -97,6 +78,11 @@ def test_a_backbone_off_the_contract_is_refused_with_one_clear_error():
     for missing in ('`num_stages`', '`forward(x, mask)`'):
         assert missing in message  # every missing member, in the one error
     assert 'subclass SparseMIMBackboneMixin' in message and 'sparse_forward' in message
+    # The backbones it offers are those registered, the toy registered by this module too.
+    names = registered_sparse_backbones()
+    assert {'GreenMIMSwinTransformer', 'GreenMIMPCPVT', 'GreenMIMSVT',
+            'ToySparseWindowNet'} <= set(names)
+    assert f'Use a registered sparse backbone ({", ".join(names)})' in message
     # SVT's own default_img_size does not exist: absent is reported, not taken for None.
     assert "`default_img_size` (an (H, W) pair or None, got 'absent')" in message
 

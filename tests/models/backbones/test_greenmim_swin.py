@@ -7,8 +7,8 @@ from mmpretrain.registry import MODELS
 import greenmim_mm  # noqa: F401
 from greenmim_mm.models.backbones import GreenMIMSwinTransformer
 from tests.helpers import random_mask
-from tests.models.backbones.swin_exactness import TINY, build, check_exact
-from tests.models.backbones.swin_reference import reference_forward
+from tests.helpers.swin_exactness import TINY, build, check_exact
+from tests.helpers.swin_reference import reference_forward
 
 
 @pytest.mark.parametrize('ratio', [0., 0.5, 0.75, 0.9])
@@ -72,8 +72,8 @@ def test_exact_with_empty_windows():
 def test_many_groups_are_packed():
     # 448x448 keeps 49 of 196 units: stage 1 has 3136 visible tokens, far above 2 * ws^2,
     # so windows are packed into groups.
-    from greenmim_mm.models.utils.grouping import build_group_layout
-    from greenmim_mm.models.utils.sparse_geometry import stage_tokens
+    from greenmim_mm.models.utils.sparse.geometry import stage_tokens
+    from greenmim_mm.models.utils.sparse.grouping import build_group_layout
     mask = random_mask(1, 14, 14, 0.75, False, seed=7)
     tokens = stage_tokens(mask, 8)
     layout = build_group_layout(tokens.coords, tokens.grid_hw, 7, 3)

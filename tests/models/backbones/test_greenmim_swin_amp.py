@@ -16,10 +16,10 @@ order of the values themselves.
 import pytest
 import torch
 
-from greenmim_mm.models.utils.weight_shadow import WeightShadow
+from greenmim_mm.models.utils.precision.shadow_store import WeightShadow
 from tests.helpers import random_mask
-from tests.models.backbones.amp_exactness import autocast_errors
-from tests.models.backbones.swin_exactness import build
+from tests.helpers.amp_exactness import autocast_errors
+from tests.helpers.swin_exactness import build
 
 FACTOR = 1.5
 PER_PARAM_FACTOR = 3.0

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tests.helpers import random_mask
-from tests.models.backbones.swin_exactness import build, check_exact
+from tests.helpers.swin_exactness import build, check_exact
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
 

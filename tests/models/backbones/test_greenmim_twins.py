@@ -8,7 +8,7 @@ import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones import GreenMIMPCPVT, GreenMIMSVT
 from greenmim_mm.models.utils.masking import random_unit_mask
 from tests.helpers import randomize_weights
-from .twins_reference import reference_forward
+from tests.helpers.twins_reference import reference_forward
 
 # Tiny archs: two blocks in most stages (SVT: an LSA and a GSA layer), sr 8/4/2/1.
 PCPVT_ARCH = dict(

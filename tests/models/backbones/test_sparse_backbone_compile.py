@@ -24,6 +24,8 @@ import greenmim_mm  # noqa: F401  (registers the modules)
 from greenmim_mm.models.backbones import GreenMIMSVT, GreenMIMSwinTransformer
 from greenmim_mm.models.utils.masking import random_unit_mask
 from tests.helpers import tiny_greenmim_cfg
+from tests.helpers.tiny_models import build_tiny_svt
+from tests.helpers.toy_backbone import ToySparseWindowNet
 
 IMG = 128  # a 4x4 grid of 32-px units; mask 0.75 keeps 4 units (256 stage-0 tokens)
 
@@ -39,17 +41,7 @@ def tiny_swin() -> GreenMIMSwinTransformer:
 
 
 def tiny_svt() -> GreenMIMSVT:
-    return GreenMIMSVT(
-        arch=dict(
-            embed_dims=[16, 16, 32, 32],
-            depths=[2, 2, 2, 2],
-            num_heads=[1, 1, 2, 2],
-            patch_sizes=[4, 2, 2, 2],
-            strides=[4, 2, 2, 2],
-            mlp_ratios=[2, 2, 2, 2],
-            sr_ratios=[8, 4, 2, 1],
-            window_sizes=[4, 4, 4, 4]),
-        norm_after_stage=[False, False, False, True])
+    return build_tiny_svt(window=4)
 
 
 class CountingBackend:
@@ -100,7 +92,8 @@ def assert_equal_to_eager(model, x, mask, out, grads):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('build, per_sample', [(tiny_swin, False), (tiny_svt, True)])
+@pytest.mark.parametrize('build, per_sample', [(tiny_swin, False), (tiny_svt, True),
+                                               (ToySparseWindowNet, True)])
 def test_fifty_masks_compile_a_bounded_number_of_graphs(build, per_sample, fresh_dynamo):
     torch.manual_seed(0)
     model = build()
@@ -108,8 +101,9 @@ def test_fifty_masks_compile_a_bounded_number_of_graphs(build, per_sample, fresh
     compiled = torch.compile(model, backend=backend)
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(2, 3, IMG, IMG, requires_grad=True)
+    grid = (IMG // model.mask_unit, ) * 2
     for i in range(50):
-        mask = random_unit_mask(2, (4, 4), 0.75, per_sample=per_sample, generator=generator)
+        mask = random_unit_mask(2, grid, 0.75, per_sample=per_sample, generator=generator)
         out, grads = outputs_and_grads(compiled, x, mask)
         if i < 3:  # compiled equals eager, the padded static-shape plan included
             assert_equal_to_eager(model, x, mask, out, grads)
@@ -117,6 +111,7 @@ def test_fifty_masks_compile_a_bounded_number_of_graphs(build, per_sample, fresh
     assert graph_break_functions() == {'SparseMIMBackboneMixin.checked_sparse_plan'}
 
 
+@pytest.mark.slow
 def test_train_step_under_mmengine_compile(fresh_dynamo):
     """mmengine's ``compile=True`` wraps ``model.train_step`` in ``torch.compile``."""
     cfg = tiny_greenmim_cfg(

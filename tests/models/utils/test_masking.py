@@ -96,9 +96,15 @@ def test_every_unit_equally_likely():
     assert float((freq - p).abs().max()) < 5 * sigma
 
 
-def test_device_argument():
-    mask = random_unit_mask(2, (2, 2), 0.5, device='cpu')
-    assert mask.device.type == 'cpu'
+def test_device_argument_keeps_the_draw():
+    """The draw happens on CPU: one seed gives the same mask on every device."""
+    expected = random_unit_mask(2, (4, 4), 0.5, generator=torch.Generator().manual_seed(3))
+    assert expected.shape == (2, 4, 4) and int((~expected[0]).sum()) == 8
+    for device in ['cpu'] + (['cuda'] if torch.cuda.is_available() else []):
+        mask = random_unit_mask(
+            2, (4, 4), 0.5, generator=torch.Generator().manual_seed(3), device=device)
+        assert mask.device.type == device
+        assert torch.equal(mask.cpu(), expected)
 
 
 def test_visible_indices():

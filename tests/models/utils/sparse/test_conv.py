@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from greenmim_mm.models.utils.sparse_conv import (depthwise_conv_tokens, gather_children,
+from greenmim_mm.models.utils.sparse.conv import (depthwise_conv_tokens, gather_children,
                                                   patch_conv_pixels, strided_conv_tokens)
-from greenmim_mm.models.utils.sparse_geometry import merge_index, neighbour_index, stage_tokens
+from greenmim_mm.models.utils.sparse.geometry import merge_index, neighbour_index, stage_tokens
 from tests.helpers import random_mask
 
 

@@ -4,7 +4,7 @@ import gc
 import torch
 from torch import nn
 
-from greenmim_mm.models.utils.weight_shadow import WeightShadow, shadow_of
+from greenmim_mm.models.utils.precision.shadow_store import WeightShadow, shadow_of
 
 BF16 = torch.bfloat16
 

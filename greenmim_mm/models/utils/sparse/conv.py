@@ -10,7 +10,7 @@ Two kinds of convolution appear in hierarchical encoders such as Twins:
 
 Both are written as gathers (``index_select`` / ``gather``) plus a linear map, with the
 convolution's own weights, so no sparse-convolution library is needed. Index tensors come
-from :mod:`.sparse_geometry`: shared by the batch ``(N, ...)`` or per sample ``(B, N, ...)``.
+from :mod:`.geometry`: shared by the batch ``(N, ...)`` or per sample ``(B, N, ...)``.
 """
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,7 @@ def gather_children(x: torch.Tensor, children: torch.Tensor) -> torch.Tensor:
     Args:
         x (Tensor): (B, N, C) fine tokens.
         children (Tensor): (N', K) or (B, N', K) long indices into the N tokens, in kernel
-            order (see :func:`.sparse_geometry.merge_index`).
+            order (see :func:`.geometry.merge_index`).
 
     Returns:
         Tensor: (B, N', C * K), index ``c * K + k`` (the order of ``conv.weight.flatten(1)``
@@ -52,7 +52,7 @@ def strided_conv_tokens(x: torch.Tensor, children: torch.Tensor, conv: nn.Conv2d
 
     Args:
         x (Tensor): (B, N, C_in) fine tokens.
-        children (Tensor): (N', k*k) or (B, N', k*k) from :func:`.sparse_geometry.merge_index`
+        children (Tensor): (N', k*k) or (B, N', k*k) from :func:`.geometry.merge_index`
             with ``factor = k``.
         conv (nn.Conv2d): the dense convolution whose weights are used.
 
@@ -99,7 +99,7 @@ def depthwise_conv_tokens(x: torch.Tensor, neighbours: torch.Tensor,
     Args:
         x (Tensor): (B, N, C) visible tokens.
         neighbours (Tensor): (N, k*k) or (B, N, k*k) from
-            :func:`.sparse_geometry.neighbour_index`; index N = a zero (masked or outside).
+            :func:`.geometry.neighbour_index`; index N = a zero (masked or outside).
         conv (nn.Conv2d): depthwise (``groups == in == out channels``), ``k x k``,
             stride 1, padding ``k // 2``.
 

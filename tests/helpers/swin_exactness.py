@@ -3,7 +3,7 @@ the dense reference of ``swin_reference.py`` (outputs and every parameter gradie
 import torch
 
 from greenmim_mm.models.backbones import GreenMIMSwinTransformer
-from tests.models.backbones.swin_reference import reference_forward
+from tests.helpers.swin_reference import reference_forward
 
 TINY = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])
 

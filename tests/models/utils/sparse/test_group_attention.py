@@ -3,9 +3,9 @@ import pytest
 import torch
 from mmpretrain.models.utils.attention import WindowMSA
 
-from greenmim_mm.models.utils.group_attention import group_window_attention
-from greenmim_mm.models.utils.grouping import build_group_layout, pad_groups, window_ids
-from greenmim_mm.models.utils.sparse_geometry import stage_tokens
+from greenmim_mm.models.utils.sparse.geometry import stage_tokens
+from greenmim_mm.models.utils.sparse.group_attention import group_window_attention
+from greenmim_mm.models.utils.sparse.grouping import build_group_layout, pad_groups, window_ids
 
 
 def small_case(dtype=torch.float32, threshold=None, seed=0):

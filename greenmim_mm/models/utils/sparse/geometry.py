@@ -3,11 +3,15 @@
 The mask is drawn on the grid of the coarsest stage (one unit = the encoder's total stride,
 32 px for a 4-stage Swin or Twins with patch 4), so every block merged by a patch merging
 (Swin) or a strided patch embedding or spatial reduction (Twins) is either fully visible or
-fully masked at every stage. Used by the Swin and Twins sparse encoders alike.
+fully masked at every stage. Used by the Swin and Twins sparse encoders alike;
+:class:`MaskGeometry` serves these functions to a backbone's ``sparse_plan``, each result
+computed once per mask.
 """
-from typing import NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+
+from .grouping import GroupLayout, build_group_layout
 
 
 class StageTokens(NamedTuple):
@@ -127,3 +131,112 @@ def neighbour_index(tokens: StageTokens, kernel_size: int = 3) -> torch.Tensor:
     if shared:
         return idx
     return idx.view(B, n, kernel_size * kernel_size)
+
+
+class MaskGeometry:
+    """The index geometry of one unit mask, stage by stage, built on demand and cached.
+
+    What a sparse backbone's ``sparse_plan`` is built from (see
+    :class:`~greenmim_mm.models.backbones.sparse_backbone.SparseMIMBackboneMixin`): the
+    visible tokens of every stage, the children of coarser cells among them, and the
+    packing of a stage's windows into groups. Each is computed once per mask, so blocks that
+    share a window partition share one layout; ``static_shapes`` (a compiled forward) is
+    applied here, not by the backbone.
+
+    Index shapes follow the mask: with a mask shared by the batch (``mask`` is
+    ``(1, Hu, Wu)``, :attr:`shared`) one index serves every sample and is ``(N, ...)``; with
+    per-sample masks it is ``(B, N, ...)``, N visible tokens per sample. A
+    :class:`~.grouping.GroupLayout` packs the N tokens of one sample (shared) or the B * N
+    tokens of all samples together (per sample).
+
+    Args:
+        mask (Tensor): (1, Hu, Wu) bool for a mask shared by the batch, else (B, Hu, Wu);
+            True = masked, on the CPU.
+        tokens_per_unit (Sequence[int]): tokens per mask-unit side at each stage, e.g.
+            [8, 4, 2, 1] for a 4-stage Swin with 4-px patches and 32-px units.
+        static_shapes (bool): pack window groups with a fixed capacity (``ws^2``), so that
+            only group counts depend on the mask (for ``torch.compile``). Defaults to False.
+    """
+
+    def __init__(self,
+                 mask: torch.Tensor,
+                 tokens_per_unit: Sequence[int],
+                 static_shapes: bool = False) -> None:
+        self.mask = mask
+        self.tokens_per_unit = tuple(int(s) for s in tokens_per_unit)
+        self.static_shapes = bool(static_shapes)
+        self._tokens: Dict[int, StageTokens] = {}
+        self._layouts: Dict[Tuple[int, int, int], GroupLayout] = {}
+
+    @property
+    def shared(self) -> bool:
+        """Whether one mask serves the whole batch (indices ``(N, ...)``)."""
+        return self.mask.shape[0] == 1
+
+    @property
+    def num_stages(self) -> int:
+        """Number of stages."""
+        return len(self.tokens_per_unit)
+
+    def tokens_at(self, scale: int) -> StageTokens:
+        """Visible tokens of a grid with ``scale`` tokens per mask-unit side (cached)."""
+        if scale not in self._tokens:
+            self._tokens[scale] = stage_tokens(self.mask, scale)
+        return self._tokens[scale]
+
+    def tokens(self, stage: int) -> StageTokens:
+        """Visible tokens of ``stage``.
+
+        Args:
+            stage (int): Stage index.
+
+        Returns:
+            StageTokens: coordinates ``(M, 2)`` (M = N shared, B * N per sample) and
+            ``flat_index`` ``(N,)`` or ``(B, N)``.
+        """
+        return self.tokens_at(self.tokens_per_unit[stage])
+
+    def children(self, stage: int, factor: int) -> torch.Tensor:
+        """Index of the ``factor x factor`` children of every visible cell among the
+        visible tokens of ``stage`` (:func:`merge_index`): a patch merging, a strided patch
+        embedding or a spatial reduction with kernel = stride = ``factor``.
+
+        Args:
+            stage (int): The stage whose tokens are the children.
+            factor (int): Cell side in tokens of ``stage``; must divide the stage's tokens
+                per unit, so that a cell is fully visible or fully masked.
+
+        Returns:
+            Tensor: (N_cells, factor**2) shared, else (B, N_cells, factor**2), long, kernel
+            order ``kh * factor + kw``.
+        """
+        scale = self.tokens_per_unit[stage]
+        if factor < 1 or scale % factor:
+            raise ValueError(
+                f'cells of {factor}x{factor} tokens do not tile the mask unit at stage {stage} '
+                f'({scale}x{scale} tokens), so a cell could mix visible and masked tokens')
+        return merge_index(self.tokens(stage), self.tokens_at(scale // factor), factor)
+
+    def window_layout(self, stage: int, window_size: int, shift: int = 0) -> GroupLayout:
+        """The packing of the (shifted) ``window_size`` windows of ``stage`` (cached).
+
+        Args:
+            stage (int): Stage index.
+            window_size (int): Window side ``ws`` in tokens.
+            shift (int): Window shift (0 = regular windows). Defaults to 0.
+
+        Returns:
+            GroupLayout: :func:`build_group_layout` of the stage's visible tokens, with groups
+            of ``ws^2`` slots under :attr:`static_shapes`.
+        """
+        key = (stage, int(window_size), int(shift))
+        if key not in self._layouts:
+            tokens = self.tokens(stage)
+            self._layouts[key] = build_group_layout(
+                tokens.coords,
+                tokens.grid_hw,
+                key[1],
+                key[2],
+                tokens.sample_ids,
+                group_size=key[1]**2 if self.static_shapes else None)
+        return self._layouts[key]

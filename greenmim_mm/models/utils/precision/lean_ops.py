@@ -21,7 +21,7 @@ Unlike autograd of ``F.linear`` under autocast, which keeps the reduced-precisio
 every weight until backward (half the model's parameter memory, more than the lean
 activations of a Swin-B step at 224 px), they keep the float32 parameter itself. In a
 training forward and its backward they read the parameter's reduced-precision shadow when
-the optimizer wrapper keeps one (:mod:`.weight_shadow`; the ``--amp`` wrappers do): one copy
+the optimizer wrapper keeps one (:mod:`.shadow_store`; the ``--amp`` wrappers do): one copy
 of the weights, cast once per optimizer step. Otherwise (no such wrapper, eval, no-grad)
 they cast the parameter in forward and again in backward: the same bits, one layer's copy
 alive at a time.
@@ -39,7 +39,7 @@ from mmcv.cnn.bricks.wrappers import Linear as MMCVLinear
 from torch import nn
 from torch.autograd import Function
 
-from .weight_shadow import shadow_of
+from .shadow_store import shadow_of
 
 # Layers whose forward is exactly F.linear (mmcv's wrapper only adds empty-input handling).
 _PLAIN_LINEARS = (nn.Linear, MMCVLinear)
@@ -73,7 +73,7 @@ def shadowed_inputs(ctx, train: bool) -> Tuple[bool, ...]:
 def param_in(param: Optional[torch.Tensor], dtype: Optional[torch.dtype],
              shadowed: bool) -> Optional[torch.Tensor]:
     """``param`` in ``dtype``: its kept reduced-precision shadow where ``shadowed`` and one
-    is kept (:mod:`.weight_shadow`), else a cast; ``param`` itself when ``dtype`` is None."""
+    is kept (:mod:`.shadow_store`), else a cast; ``param`` itself when ``dtype`` is None."""
     if param is None or dtype is None:
         return param
     shadow = shadow_of(param, dtype) if shadowed else None

@@ -1,7 +1,7 @@
 """Reduced-precision shadows of parameters, so that autocast casts each weight once per step.
 
 Under autocast every matmul runs on a reduced-precision (bf16/fp16) copy of its float32
-weight. The memory-lean autograd functions (:mod:`.lean_ops`, :mod:`.group_attention`) keep
+weight. The memory-lean autograd functions (:mod:`.lean_ops`, :mod:`..sparse.group_attention`) keep
 the float32 parameter for backward instead of that copy, so without a shadow they cast each
 weight twice per step: in forward and again in backward. A :class:`WeightShadow` keeps one
 reduced-precision copy of each parameter those functions read, as optimizer state (the
@@ -25,7 +25,12 @@ from typing import Iterable, Optional
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-# parameter -> weak reference to the WeightShadow that keeps its copy
+# parameter -> weak reference to the WeightShadow that keeps its copy.
+# Why a lookup by parameter rather than a handle passed down: the lean functions run inside
+# the forwards of mmpretrain's modules (WindowMSA, FFN, PatchMerging), whose signatures are not
+# ours, and the optimizer wrapper that owns the shadows never sees those calls. The parameter
+# is the one object both sides hold, so it is the key; both sides are weak, so the map keeps
+# neither a model nor a wrapper alive.
 _OWNERS = WeakIdKeyDictionary()
 
 

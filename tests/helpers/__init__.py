@@ -12,14 +12,14 @@ import socket
 import subprocess
 import sys
 from types import ModuleType
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
 from mmengine.hooks import Hook
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS_DIR = osp.join(REPO_ROOT, 'tools')
 
 # Script name -> its path under tools/, laid out as in mmpretrain and mmdet.
@@ -354,18 +354,36 @@ def run_tool(args: List[str],
              cwd: str,
              timeout: int = 300,
              check: bool = True,
+             without: Sequence[str] = (),
              **env: str) -> subprocess.CompletedProcess:
-    """Run a command with stdout and stderr merged, ``OMP_NUM_THREADS=1`` and extra env."""
-    full_env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    """The suite's one subprocess runner: stdout and stderr merged, unbuffered.
+
+    Args:
+        args (list[str]): The command (``sys.executable`` first for a Python script).
+        cwd (str): Its working directory.
+        timeout (int): Seconds before it is killed. Defaults to 300.
+        check (bool): Fail the test, with the output's tail, on a non-zero exit.
+            Defaults to True.
+        without (Sequence[str]): Environment variables to drop, e.g. ``('PYTHONPATH', )`` so
+            that nothing of the checkout is on the path but the installed package.
+        **env (str): Extra environment variables. The suite's ``OMP_NUM_THREADS``
+            (tests/conftest.py) is inherited.
+
+    Returns:
+        subprocess.CompletedProcess: With ``stdout`` (both streams).
+    """
+    full_env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED='1')
     full_env.update(env)
-    proc = subprocess.run(
-        args,
-        cwd=cwd,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-5000:]
+    for name in without:
+        full_env.pop(name, None)
+    proc = subprocess.run([str(a) for a in args],
+                          cwd=str(cwd),
+                          env=full_env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        import pytest
+        pytest.fail(f'{args} exited with {proc.returncode}:\n{proc.stdout[-5000:]}')
     return proc

@@ -212,6 +212,22 @@ def relative_position_index(coords_q: torch.Tensor, coords_k: torch.Tensor,
     return diff[..., 0] * (2 * window_size - 1) + diff[..., 1]
 
 
+def window_relative_position_index(window_size: int) -> torch.Tensor:
+    """The index of one full window: the ``relative_position_index`` buffer of Swin.
+
+    Args:
+        window_size (int): Window side ``ws``.
+
+    Returns:
+        Tensor: ``(ws * ws, ws * ws)`` long, :func:`relative_position_index` of the window's
+        row-major coordinates with themselves (the buffer of both Microsoft Swin and
+        mmpretrain's ``WindowMSA``).
+    """
+    grid = torch.arange(window_size)
+    coords = torch.stack(torch.meshgrid(grid, grid, indexing='ij'), -1).flatten(0, 1)  # (ws*ws, 2)
+    return relative_position_index(coords, coords, window_size)
+
+
 def build_group_layout(coords: torch.Tensor,
                        grid_hw: Tuple[int, int],
                        window_size: int,

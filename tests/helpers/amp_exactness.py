@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from tests.models.backbones.swin_reference import reference_forward
+from tests.helpers.swin_reference import reference_forward
 
 
 def sparse_forward(model, x, mask):

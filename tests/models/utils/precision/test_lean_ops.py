@@ -4,7 +4,7 @@ import torch
 from mmcv.cnn.bricks.transformer import FFN
 from torch import nn
 
-from greenmim_mm.models.utils.lean_ops import layer_norm_linear, layer_norm_mlp
+from greenmim_mm.models.utils.precision.lean_ops import layer_norm_linear, layer_norm_mlp
 from tests.helpers import randomize_weights
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')

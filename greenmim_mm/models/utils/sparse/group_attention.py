@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
+from ..precision.lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in,
+                                  plain_linear, shadowed_inputs, to_dtype)
 from .grouping import GroupLayout
-from .lean_ops import (autocast_dtype, inactive_dropout, no_autocast, param_in, plain_linear,
-                       shadowed_inputs, to_dtype)
 
 
 def group_window_attention(w_msa: WindowMSA, x: torch.Tensor, layout: GroupLayout) -> torch.Tensor:

@@ -5,11 +5,12 @@ import random
 import pytest
 import torch
 
-from greenmim_mm.models.utils.grouping import (build_group_layout, group_count_buckets,
-                                               pack_first_fit_decreasing, pack_greedy_knapsack,
-                                               pack_windows, pad_groups, relative_position_index,
-                                               window_ids)
-from greenmim_mm.models.utils.sparse_geometry import merge_index, stage_tokens
+from greenmim_mm.models.utils.sparse.geometry import merge_index, stage_tokens
+from greenmim_mm.models.utils.sparse.grouping import (build_group_layout, group_count_buckets,
+                                                      pack_first_fit_decreasing,
+                                                      pack_greedy_knapsack, pack_windows,
+                                                      pad_groups, relative_position_index,
+                                                      window_ids)
 
 
 def swin_same_window(coords, hw, ws, shift):

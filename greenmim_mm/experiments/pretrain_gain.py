@@ -36,16 +36,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..mim_files import config_path, tool_path
 from .data_layout import check_data_layout
 
 ARMS = ('random', 'greenmim', 'simmim')
 PRETRAINED = ('greenmim', 'simmim')
-PRETRAIN_CONFIGS = {
-    'greenmim': 'configs/pretrain_gain/greenmim_swin-nano_32px_pretrain.py',
-    'simmim': 'configs/pretrain_gain/simmim_swin-nano_32px_pretrain.py',
+PRETRAIN_CONFIGS = {  # relative to configs/ (greenmim_mm.mim_files.config_path)
+    'greenmim': 'pretrain_gain/greenmim_swin-nano_32px_pretrain.py',
+    'simmim': 'pretrain_gain/simmim_swin-nano_32px_pretrain.py',
 }
-PROBE_CONFIG = 'configs/pretrain_gain/swin-nano_32px_probe.py'
-TRAIN_TOOL = 'tools/train.py'
+PROBE_CONFIG = 'pretrain_gain/swin-nano_32px_probe.py'
 CRITERION_FRACTION = 0.6  # GreenMIM should reach SimMIM's accuracy at T within 0.6 T
 
 
@@ -182,8 +182,7 @@ def pretrain_config(path: str, base: str, data_root: str, iters: int, seed: int,
 # ----------------------------------------------------------------------------- runs
 
 
-def launch(config: str, work_dir: str, repo_root: str,
-           threads: int) -> Tuple[subprocess.Popen, str]:
+def launch(config: str, work_dir: str, threads: int) -> Tuple[subprocess.Popen, str]:
     """Start ``tools/train.py config --work-dir work_dir --no-validate`` in its own process.
 
     Returns:
@@ -195,17 +194,15 @@ def launch(config: str, work_dir: str, repo_root: str,
     with open(log, 'w') as out:
         proc = subprocess.Popen([
             sys.executable,
-            osp.join(repo_root, TRAIN_TOOL), config, '--work-dir', work_dir, '--no-validate'
+            tool_path('train.py'), config, '--work-dir', work_dir, '--no-validate'
         ],
-                                cwd=repo_root,
                                 env=env,
                                 stdout=out,
                                 stderr=subprocess.STDOUT)
     return proc, log
 
 
-def run_all(jobs: Sequence[Tuple[str, str]], repo_root: str, threads: int,
-            parallel: int) -> List[float]:
+def run_all(jobs: Sequence[Tuple[str, str]], threads: int, parallel: int) -> List[float]:
     """Train ``(config, work_dir)`` jobs, ``parallel`` at a time; returns each one's wall
     time in seconds.
 
@@ -216,7 +213,7 @@ def run_all(jobs: Sequence[Tuple[str, str]], repo_root: str, threads: int,
     for start in range(0, len(jobs), parallel):
         group = list(range(start, min(start + parallel, len(jobs))))
         t0 = time.perf_counter()
-        running = [(i, *launch(*jobs[i], repo_root, threads)) for i in group]
+        running = [(i, *launch(*jobs[i], threads)) for i in group]
         for i, proc, log in running:
             rc = proc.wait()
             walls[i] = time.perf_counter() - t0
@@ -302,15 +299,13 @@ def generated_data(data_root: str, settings: GainSettings) -> str:
 # ----------------------------------------------------------------------------- experiment
 
 
-def run_experiment(repo_root: str,
-                   work_dir: str,
+def run_experiment(work_dir: str,
                    data_root: str,
                    settings: GainSettings,
                    user_data: bool = False) -> dict:
     """Run every arm and seed; returns the results (see :func:`summarize`).
 
     Args:
-        repo_root (str): The repository (configs and ``tools/train.py`` are read from it).
         work_dir (str): Where every run's config, logs and checkpoints go.
         data_root (str): The data folder: generated there, or the user's (``user_data``).
         settings (GainSettings): Sizes, budget and seeds.
@@ -347,10 +342,10 @@ def run_experiment(repo_root: str,
     calib_jobs = []
     for arm in arms:
         cfg = pretrain_config(
-            osp.join(cfg_dir, f'calibrate_{arm}.py'), osp.join(repo_root, PRETRAIN_CONFIGS[arm]),
-            data_root, settings.calib_iters, settings.seeds[0], settings, settings.calib_iters)
+            osp.join(cfg_dir, f'calibrate_{arm}.py'), config_path(PRETRAIN_CONFIGS[arm]), data_root,
+            settings.calib_iters, settings.seeds[0], settings, settings.calib_iters)
         calib_jobs.append((cfg, osp.join(work_dir, f'calibrate_{arm}')))
-    run_all(calib_jobs, repo_root, settings.threads, parallel)
+    run_all(calib_jobs, settings.threads, parallel)
     calibration = {
         arm: dict(step_s=measured_step_time(read_scalars(job[1]), settings.calib_skip))
         for arm, job in zip(arms, calib_jobs)
@@ -368,11 +363,11 @@ def run_experiment(repo_root: str,
             iters = calibration[arm]['iters']
             name = f'pretrain_{arm}_seed{seed}'
             cfg = pretrain_config(
-                osp.join(cfg_dir, f'{name}.py'), osp.join(repo_root, PRETRAIN_CONFIGS[arm]),
-                data_root, iters, seed, settings, max(1, iters // unit))
+                osp.join(cfg_dir, f'{name}.py'), config_path(PRETRAIN_CONFIGS[arm]), data_root,
+                iters, seed, settings, max(1, iters // unit))
             jobs.append((cfg, osp.join(work_dir, name)))
             meta.append((arm, seed, iters))
-    walls = run_all(jobs, repo_root, settings.threads, parallel)
+    walls = run_all(jobs, settings.threads, parallel)
     pretrain: Dict[str, List[dict]] = {arm: [] for arm in arms}
     for (arm, seed, iters), (_, run_dir), wall in zip(meta, jobs, walls):
         records = read_scalars(run_dir)
@@ -396,7 +391,7 @@ def run_experiment(repo_root: str,
     # the runs' threads)
     import torch
     torch.set_num_threads(settings.threads)
-    probe_cfg = load_probe_config(osp.join(repo_root, PROBE_CONFIG), data_root)
+    probe_cfg = load_probe_config(config_path(PROBE_CONFIG), data_root)
     test = not settings.pilot
     probes: Dict[str, List[dict]] = {'random': []}
     for seed in settings.seeds:

@@ -105,7 +105,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             json=args.json or osp.join(args.work_dir, 'pretraining_gain.json'),
             plot=args.plot or osp.join(args.work_dir, 'pretraining_gain.png'))
     results = run_experiment(
-        ROOT,
         args.work_dir,
         args.data or args.data_root,
         settings_from(args),

@@ -116,40 +116,45 @@ def yes(flag: bool) -> str:
 def machine_text(results: dict) -> str:
     """The machine in a few words."""
     m = results['machine']
+    runs, threads = m['runs_at_once'], m['threads_per_run']
     return (f"{m['processor'] or m['platform']}, {m['cpu_count']} cores, torch {m['torch']}, "
-            f"{m['runs_at_once']} run(s) at once with {m['threads_per_run']} thread(s) each")
+            f"{runs} run{'s' * (runs > 1)} at once, {threads} thread{'s' * (threads > 1)} each")
 
 
 def replace_block(text: str, markers: tuple, body: str) -> str:
-    """``text`` with the lines between the two marker lines replaced by ``body``.
+    """``text`` with the lines between the two marker lines (none or some) replaced by
+    ``body``.
 
     Raises:
         ValueError: If the markers are not both there, in order.
     """
     start, end = (re.escape(m) for m in markers)
-    pattern = re.compile(f'({start}\n)(.*?)(\n{end})', re.S)
+    pattern = re.compile(f'{start}\n(?:.*?\n)?{end}', re.S)
     if not pattern.search(text):
         raise ValueError(f'marker lines {markers} not found')
-    return pattern.sub(lambda m: m.group(1) + body + m.group(3), text, count=1)
+    return pattern.sub(lambda m: f'{markers[0]}\n{body}\n{markers[1]}', text, count=1)
 
 
 def read_block(text: str, markers: tuple) -> str:
-    """The lines between the two marker lines."""
+    """The lines between the two marker lines ('' if none)."""
     start, end = (re.escape(m) for m in markers)
-    match = re.search(f'{start}\n(.*?)\n{end}', text, re.S)
+    match = re.search(f'{start}\n(?:(.*?)\n)?{end}', text, re.S)
     if match is None:
         raise ValueError(f'marker lines {markers} not found')
-    return match.group(1)
+    return match.group(1) or ''
 
 
 def publish_tables(results: dict, docs_page: str, readme: str) -> None:
-    """Write the generated tables into the docs page and the README (between markers)."""
+    """Write the generated tables into the docs page and the README (between markers); both
+    files are left as they were if either lacks its markers."""
+    new = {}
     for path, markers, body in ((docs_page, DOCS_MARKERS, results_tables(results)),
                                 (readme, README_MARKERS, readme_table(results))):
         with open(path, encoding='utf-8') as f:
-            text = f.read()
+            new[path] = replace_block(f.read(), markers, body)
+    for path, text in new.items():
         with open(path, 'w', encoding='utf-8') as f:
-            f.write(replace_block(text, markers, body))
+            f.write(text)
 
 
 def plot_results(results: dict, path: str) -> None:

@@ -73,8 +73,25 @@ def test_blocks_are_replaced_between_their_markers():
     new = gain_report.replace_block(text, markers, 'new')
     assert new == 'x\n<!-- a -->\nnew\n<!-- b -->\ny'
     assert gain_report.read_block(new, markers) == 'new'
+    empty = 'x\n<!-- a -->\n<!-- b -->\ny'
+    assert gain_report.read_block(empty, markers) == ''
+    assert gain_report.replace_block(empty, markers, 'new') == new
     with pytest.raises(ValueError, match='not found'):
         gain_report.replace_block('no markers', markers, 'new')
+
+
+def test_publishing_writes_both_pages_or_neither(tmp_path):
+    page, readme = tmp_path / 'page.md', tmp_path / 'README.md'
+    page.write_text('# Results\n\n' + '\n'.join(gain_report.DOCS_MARKERS) + '\n')
+    readme.write_text('no markers\n')
+    with pytest.raises(ValueError):
+        gain_report.publish_tables(fake_results(), str(page), str(readme))
+    assert page.read_text().endswith('\n'.join(gain_report.DOCS_MARKERS) + '\n')
+    readme.write_text('front\n' + '\n'.join(gain_report.README_MARKERS) + '\nend\n')
+    gain_report.publish_tables(fake_results(), str(page), str(readme))
+    assert gain_report.read_block(page.read_text(), gain_report.DOCS_MARKERS) == \
+        gain_report.results_tables(fake_results())
+    assert readme.read_text().startswith('front\n') and readme.read_text().endswith('\nend\n')
 
 
 def test_published_pages_show_the_published_json():

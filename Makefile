@@ -63,7 +63,7 @@ gpu-check: install
 
 # Does pre-training pay off? Random init vs GreenMIM vs SimMIM pre-trained for the same
 # wall-clock on rendered glyphs, each read by a few-label probe on frozen features after 1/8,
-# 1/4, 1/2 and all of T, 3 seeds (docs/en/pretraining_gain.md; ~35 min on 2 cores). Publishes
+# 1/4, 1/2 and all of T, 3 seeds (docs/en/pretraining_gain.md; 26 min on 2 cores). Publishes
 # the JSON and plot into docs/pretraining_gain/ and the tables into the docs and README.
 gain: install
 	$(PYTHON) tools/analysis_tools/pretrain_gain.py --publish

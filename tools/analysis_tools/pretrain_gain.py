@@ -12,7 +12,7 @@ regenerates the tables of ``docs/en/pretraining_gain.md`` and ``README.md``.
 
 Examples::
 
-    python tools/analysis_tools/pretrain_gain.py --publish        # make gain (~35 min, 2 cores)
+    python tools/analysis_tools/pretrain_gain.py --publish        # make gain (26 min, 2 cores)
     python tools/analysis_tools/pretrain_gain.py --pilot --budget 120   # GreenMIM vs random, val
     python tools/analysis_tools/pretrain_gain.py --data my_images --budget 300
     python tools/analysis_tools/pretrain_gain.py --tiny --work-dir /tmp/g --data-root /tmp/gd

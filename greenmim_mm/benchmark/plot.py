@@ -82,14 +82,20 @@ def _plot_sweep(ax, results: dict) -> None:
 
 
 def plot(results: dict, path: str) -> None:
-    """Step time, step memory and the sweep side by side (memory alone with --no-time)."""
+    """Step time, step memory and the sweep side by side, each panel where the run has its
+    data (memory alone with --no-time, no sweep with --no-sweep)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    panels = [_plot_step_memory]
-    if any('speedup' in c for c in results['cases']):
-        panels = [_plot_step_time, _plot_step_memory, _plot_sweep]
+    has = dict(
+        time=any('speedup' in c for c in results['cases']),
+        memory=any('memory' in c for c in results['cases']),
+        sweep=bool(results.get('sweep')))
+    panels = [
+        panel for key, panel in (('time', _plot_step_time), ('memory', _plot_step_memory),
+                                 ('sweep', _plot_sweep)) if has[key]
+    ] or [_plot_step_memory]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 1, 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         panel(ax, results)
@@ -99,7 +105,8 @@ def plot(results: dict, path: str) -> None:
     fig.suptitle(
         f"{model}: {m['cpu']}, {m['threads']} threads, "
         f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}, "
-        f"{m.get('precision', 'float32')}",
+        f"{m.get('precision', 'float32')}, torch {m['torch']}"
+        f"{', ' + m['date'] if m.get('date') else ''}",
         fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

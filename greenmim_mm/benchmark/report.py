@@ -2,6 +2,7 @@
 import argparse
 import os
 import platform
+import time
 
 import torch
 
@@ -12,7 +13,7 @@ PHASE_NAMES = dict(optimizer='optimizer.step', sparse_plan='sparse_plan')
 
 
 def machine_info(args: argparse.Namespace) -> dict:
-    """Platform, versions, threads, CPU/GPU model, precision, load average at start."""
+    """Platform, versions, threads, CPU/GPU model, precision, load average at start, date."""
     info = dict(
         platform=platform.platform(),
         python=platform.python_version(),
@@ -21,7 +22,8 @@ def machine_info(args: argparse.Namespace) -> dict:
         threads=torch.get_num_threads(),
         cpus=os.cpu_count(),
         amp=args.amp,
-        precision=args.amp_dtype + ' autocast' if args.amp else 'float32')
+        precision=args.amp_dtype + ' autocast' if args.amp else 'float32',
+        date=time.strftime('%Y-%m-%d', time.gmtime()))  # the docs' tables show it
     try:
         info['load_avg'] = os.getloadavg()  # other processes on the machine skew timings
     except OSError:

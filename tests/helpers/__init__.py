@@ -284,6 +284,43 @@ def fake_gain_probes(random: List[float], green: dict, sim: dict,
     return probes, pretrain, GainSettings(fractions=list(fractions))
 
 
+def fake_gain_results() -> dict:
+    """A whole ``pretraining_gain.json`` of 3 seeds, T = 100 s, from :func:`fake_gain_probes`:
+    random init 0.40-0.42, GreenMIM 0.50-0.52 at T/2 and 0.54-0.56 at T, SimMIM 0.44-0.46 and
+    0.48-0.50 (test and val, LR probe and kNN alike); calibrated steps 0.125 and 0.25 s."""
+    from dataclasses import asdict
+
+    from greenmim_mm.experiments.pretrain_gain import summarize
+    probes, pretrain, settings = fake_gain_probes(
+        random=[0.40, 0.41, 0.42],
+        green={
+            0.5: [0.50, 0.51, 0.52],
+            1.0: [0.54, 0.55, 0.56]
+        },
+        sim={
+            0.5: [0.44, 0.45, 0.46],
+            1.0: [0.48, 0.49, 0.50]
+        })
+    settings.budget_s = 100.0
+    settings.seeds = [0, 1, 2]
+    return dict(
+        settings=asdict(settings),
+        machine=dict(
+            platform='Linux',
+            processor='a CPU',
+            cpu_count=2,
+            threads_per_run=1,
+            runs_at_once=2,
+            torch='2.x'),
+        date='2026-01-01 00:00 UTC',
+        data=dict(train=100),
+        calibration=dict(greenmim=dict(step_s=0.125), simmim=dict(step_s=0.25)),
+        probe=probes,
+        summary={p: summarize(probes, pretrain, settings, probe=p)
+                 for p in ('lr', 'knn')},
+        total_s=600.0)
+
+
 class LossRecorder(Hook):
     """Append every training iteration's loss to ``losses``.
 

@@ -1,6 +1,7 @@
 """greenmim_mm.benchmark (tools/analysis_tools/benchmark.py): a tiny run, well-formed output."""
 import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -33,6 +34,7 @@ def test_json_is_complete(tiny_run):
     with open(out / 'bench.json') as f:
         results = json.load(f)
     assert results['machine']['device'] == 'cpu' and results['machine']['threads'] == 1
+    assert re.fullmatch(r'\d{4}-\d{2}-\d{2}', results['machine']['date'])  # the docs show it
     (case, ) = results['cases']
     assert (case['img'], case['batch'], case['mask_ratio']) == (224, 1, 0.75)
     for name in ('greenmim', 'simmim'):

@@ -8,7 +8,7 @@ and writes a JSON, a plot and tables. The logic lives in
 :mod:`greenmim_mm.experiments.pretrain_gain`.
 
 Outputs go to the work directory; ``--publish`` writes them into ``docs/`` instead and
-regenerates the tables of ``docs/en/pretraining_gain.md`` and ``README.md``.
+regenerates the pages' tables that read it (:mod:`greenmim_mm.docs_tables`).
 
 Examples::
 
@@ -24,16 +24,15 @@ import os.path as osp
 from dataclasses import fields
 from typing import Optional, Sequence
 
-from greenmim_mm.experiments.gain_report import (criteria_text, plot_results, publish_tables,
-                                                 results_tables)
+from greenmim_mm.docs_tables import Result, update
+from greenmim_mm.docs_tables.gain_tables import criteria_text, results_table
+from greenmim_mm.experiments.gain_plot import plot_results
 from greenmim_mm.experiments.pretrain_gain import GainSettings, run_experiment, tiny_settings
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the checkout
 PUBLISHED = dict(
     json='docs/pretraining_gain/pretraining_gain.json',
-    plot='docs/pretraining_gain/pretraining_gain.png',
-    page='docs/en/pretraining_gain.md',
-    readme='README.md')
+    plot='docs/pretraining_gain/pretraining_gain.png')
 SIZES = ('num_unlabeled', 'train_per_class', 'val_per_class', 'test_per_class', 'batch_size',
          'parallel', 'threads')
 
@@ -70,7 +69,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--publish',
         action='store_true',
         help='write the JSON and plot into docs/pretraining_gain/ and regenerate the tables '
-        'of docs/en/pretraining_gain.md and README.md')
+        'of the pages (docs/en/pretraining_gain.md, README.md; tools/misc/update_docs_tables.py)')
     args = parser.parse_args(argv)
     for name in ('budget_s', ) + SIZES:
         value = getattr(args, name)
@@ -117,9 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         print(f'(pilot, val accuracy) wrote {paths["json"]}')
         return results
     plot_results(results, paths['plot'])
-    if args.publish:
-        publish_tables(results, paths['page'], paths['readme'])
-    print(results_tables(results))
+    if args.publish:  # the tables of docs/en/*.md and README.md that read the JSON
+        for page in update(ROOT):
+            print(f'updated {page}')
+    print(results_table(Result(paths['json'], results)))
     print(f'wrote {paths["json"]} and {paths["plot"]}')
     return results
 

@@ -1,0 +1,19 @@
+"""The results tables of README.md and docs/en/*.md, generated from the committed result
+files (one JSON per run under ``docs/``), as OpenMMLab builds its model-zoo pages from the
+metafiles.
+
+- :mod:`.registry`: every table, the files it reads and the function that renders it;
+- :mod:`.markers`: the ``<!-- table:NAME -->`` blocks of a page;
+- :mod:`.pages`: regenerate the pages (:func:`update`) or list what differs
+  (:func:`differences`); :mod:`.cli` is ``tools/misc/update_docs_tables.py``;
+- :mod:`.benchmark_tables`, :mod:`.profile_tables`, :mod:`.gain_tables`: the renderers.
+"""
+from .formatting import Result
+from .markers import Block, find_blocks, replace_blocks
+from .pages import differences, page_paths, result_paths, update
+from .registry import TABLES, Table
+
+__all__ = [
+    'Result', 'Block', 'find_blocks', 'replace_blocks', 'differences', 'page_paths', 'result_paths',
+    'update', 'TABLES', 'Table'
+]

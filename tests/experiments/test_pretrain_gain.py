@@ -11,7 +11,8 @@ from greenmim_mm.experiments.data_layout import DataLayoutError
 from greenmim_mm.experiments.pretrain_gain import (checkpoint_iters, elapsed_at, log_interval_for,
                                                    measured_step_time, schedule_unit, summarize,
                                                    time_to_accuracy)
-from tests.helpers import REPO_ROOT, fake_gain_probes, load_tool, write_labeled_folder
+from tests.helpers import (REPO_ROOT, fake_gain_probes, fake_gain_results, load_tool,
+                           write_labeled_folder)
 
 PUBLISHED_JSON = osp.join(REPO_ROOT, 'docs', 'pretraining_gain', 'pretraining_gain.json')
 
@@ -58,17 +59,7 @@ def test_time_to_accuracy_interpolates_linearly():
 
 
 def test_summary_criteria():
-    probes, pretrain, settings = fake_gain_probes(
-        random=[0.40, 0.41, 0.42],
-        green={
-            0.5: [0.50, 0.51, 0.52],
-            1.0: [0.54, 0.55, 0.56]
-        },
-        sim={
-            0.5: [0.44, 0.45, 0.46],
-            1.0: [0.48, 0.49, 0.50]
-        })
-    s = summarize(probes, pretrain, settings)
+    s = fake_gain_results()['summary']['lr']  # summarize() of the accuracies it names
     assert s['arms']['greenmim']['mean'] == pytest.approx(0.55)
     assert s['arms']['random']['std'] == pytest.approx(0.01)  # sample std (ddof 1)
     assert s['gain'] == pytest.approx(0.14) and s['beats_random']

@@ -78,7 +78,11 @@ setup(
     include_package_data=True,
     package_data={'greenmim_mm': ['.mim/configs/**/*.py', '.mim/tools/**/*.py']},
     install_requires=INSTALL_REQUIRES,
-    extras_require={'tests': ['pytest']},
+    # the probe of `make gain` (greenmim_mm/experiments/probe.py); training needs none of it
+    extras_require={
+        'tests': ['pytest'],
+        'experiments': ['scikit-learn>=1.3'],
+    },
     license='Apache-2.0',
     zip_safe=False,
 )

@@ -53,8 +53,8 @@ def machine_line(result: Result, load: bool = True) -> str:
     """``Machine: <CPU or GPU> (<n> CPUs), <n> torch threads, torch <version>; <date>.``
 
     Reads the ``machine`` record of the benchmark (``cpu``, ``cpus``, ``threads``,
-    ``device``, ``gpu``, ``load_avg``), the GPU check and the pretraining gain
-    (``platform``, ``cpu_count``, ``torch_threads``).
+    ``device``, ``gpu``, ``load_avg``) and the GPU check (or ``platform``, ``cpu_count``,
+    ``torch_threads``).
 
     Args:
         result (Result): A result file with a ``machine`` record and a date.

@@ -1,66 +1,126 @@
-"""Tables of ``tools/analysis_tools/pretrain_gain.py`` results (``docs/pretraining_gain/``)."""
-from .formatting import Result, machine_line, source, table
+"""Tables of ``tools/analysis_tools/pretrain_gain.py`` results (``docs/pretraining_gain/``):
+the per-start table, the accuracy-over-time table and the criteria
+(:func:`results_table`), and the README's summary (:func:`summary_table`)."""
+from typing import Optional
 
-ARM_NAMES = dict(random='random init', greenmim='GreenMIM', simmim='SimMIM')
-METRIC_NAMES = dict(test_top1='test top-1 accuracy', val_top1='val top-1 accuracy')
+from .formatting import Result
+
+LABELS = {'random': 'random init', 'greenmim': 'GreenMIM', 'simmim': 'SimMIM'}
 
 
-def pretraining_table(result: Result) -> str:
-    """When and where the experiment ran, and each pre-training run.
+def fmt_stats(s: dict) -> str:
+    """``mean ± std``, three decimals."""
+    return f"{s['mean']:.3f} ± {s['std']:.3f}"
+
+
+def fmt_seeds(s: dict) -> str:
+    """Every seed's value, three decimals."""
+    return ', '.join(f'{v:.3f}' for v in s['values'])
+
+
+def fraction_text(f: Optional[float]) -> str:
+    """A fraction of T for prose: ``0.27 T`` or ``not reached``."""
+    return 'not reached' if f is None else f'{f:.2f} T'
+
+
+def yes(flag: bool) -> str:
+    return 'yes' if flag else 'no'
+
+
+def machine_text(results: dict) -> str:
+    """The machine in a few words: processor, cores, torch, runs at once and their threads."""
+    m = results['machine']
+    runs, threads = m['runs_at_once'], m['threads_per_run']
+    return (f"{m['processor'] or m['platform']}, {m['cpu_count']} cores, torch {m['torch']}, "
+            f"{runs} run{'s' * (runs > 1)} at once, {threads} thread{'s' * (threads > 1)} each")
+
+
+def criteria_text(lr: dict) -> str:
+    """The criteria of the logistic-regression probe in one paragraph."""
+    text = (f"GreenMIM − random init: {lr['gain']:+.3f} (twice the pooled std: "
+            f"{2 * lr['pooled_std']:.3f}; beats random init: {yes(lr['beats_random'])})")
+    if 'time_to_simmim' in lr:
+        text += (f"; GreenMIM ≥ SimMIM at T: {yes(lr['greenmim_ge_simmim'])}; GreenMIM reaches "
+                 f"SimMIM's accuracy at T after {fraction_text(lr['time_to_simmim'])} "
+                 f"(within 0.6 T: {yes(lr['reaches_within'])}); GreenMIM after as many "
+                 f"iterations as SimMIM made in T: {lr['greenmim_at_simmim_iters']:.3f}. "
+                 f"All three criteria: {yes(lr['resolved'])}.")
+    return text
+
+
+def results_table(result: Result) -> str:
+    """The docs' tables: per start the probes at T (mean ± std, every seed), the accuracy
+    after each fraction of T, and the criteria.
 
     Args:
         result (Result): ``pretraining_gain.json``.
 
     Returns:
-        str: The caption (date, duration, seeds, budget, machine) and the table.
+        str: Markdown.
     """
-    d = result.data
-    rows = [[
-        ARM_NAMES.get(arm, arm), f"{p['step_s']:.3f}", f"{p['iters']:,}", f"{p['wall_s']:.0f}",
-        f"{p['last_loss']:.3f}"
-    ] for arm, p in d['pretrain'].items()]
-    caption = (f"Measured {d['date']} ({d['total_s'] / 60:.1f} min in all); seeds "
-               f"{', '.join(str(s) for s in d['settings']['seeds'])}; T = "
-               f"{d['settings']['budget_s']:.0f} s per pre-trained arm ({source(result)}).\n"
-               f'{machine_line(result)}')
-    header = [
-        'arm', 'calibrated step (s)', 'pre-training iterations', 'pre-training run (s)', 'last loss'
+    results = result.data
+    lr, knn = results['summary']['lr'], results['summary']['knn']
+    split = lr['split']
+    settings = results['settings']
+    arms = [a for a in ('random', 'greenmim', 'simmim') if a in lr['arms']]
+    lines = [
+        f"Measured {results['date']} ({results['total_s'] / 60:.1f} min in all) on "
+        f"{machine_text(results)}; seeds {settings['seeds']}, T = {settings['budget_s']:.0f} s "
+        f'per pre-training run (`{result.path}`).', '',
+        f'| start | pre-training | LR probe, {split} (mean ± std) | LR, every seed | '
+        f'kNN, {split} (mean ± std) | kNN, every seed |', '|---|---|---|---|---|---|'
     ]
-    return caption + '\n\n' + table(header, rows)
+    for arm in arms:
+        if arm == 'random':
+            pre = 'none'
+        else:
+            c = lr['curves'][arm][-1]
+            step = results['calibration'][arm]['step_s']
+            pre = f"{c['iters']} it ({step:.3f} s/it), {c['seconds']:.0f} s"
+        lines.append(f"| {LABELS[arm]} | {pre} | {fmt_stats(lr['arms'][arm])} | "
+                     f"{fmt_seeds(lr['arms'][arm])} | {fmt_stats(knn['arms'][arm])} | "
+                     f"{fmt_seeds(knn['arms'][arm])} |")
+    lines += [
+        '', f'Accuracy over pre-training time (LR probe and kNN, {split}, mean ± std over '
+        'seeds; seconds: the mean measured training time up to the checkpoint):', '',
+        '| fraction of T | ' + ' | '.join(f'{LABELS[a]} it (s) | {LABELS[a]} LR | '
+                                          f'{LABELS[a]} kNN' for a in lr['curves']) + ' |',
+        '|---|' + '---|---|---|' * len(lr['curves'])
+    ]
+    for i, f in enumerate(settings['fractions']):
+        cells = []
+        for arm in lr['curves']:
+            c, k = lr['curves'][arm][i], knn['curves'][arm][i]
+            cells.append(f"{c['iters']} ({c['seconds']:.0f}) | {fmt_stats(c)} | {fmt_stats(k)}")
+        lines.append(f'| {f:g} | ' + ' | '.join(cells) + ' |')
+    lines += ['', criteria_text(lr)]
+    return '\n'.join(lines)
 
 
-def accuracy_table(result: Result) -> str:
-    """Every arm's fine-tuned accuracy over the seeds, and the experiment's criterion.
+def summary_table(result: Result) -> str:
+    """The README's short table: each start's LR probe and kNN at T, and when GreenMIM
+    reaches SimMIM's accuracy at T.
 
     Args:
         result (Result): ``pretraining_gain.json``.
 
     Returns:
-        str: The table's title line, the table and the criterion's outcome.
+        str: Markdown.
     """
-    d = result.data
-    summary = d['summary']
-    metric = METRIC_NAMES.get(summary['metric'], summary['metric'])
-    rows = []
-    for arm, s in summary['arms'].items():
-        p = d['pretrain'].get(arm)
-        rows.append([
-            ARM_NAMES.get(arm, arm), f"{p['iters']:,} ({p['wall_s']:.0f})" if p else '-',
-            f"{s['mean']:.3f}", f"{s['std']:.3f}", ', '.join(f'{v:.3f}' for v in s['values']),
-            f"{s['val_mean']:.3f}"
-        ])
-    images = d['data']
-    title = (f"{metric.capitalize()} ({images['test']:,} test images; val: {images['val']:,} "
-             f"images), {len(d['settings']['seeds'])} seeds per arm:")
-    verdict = (f"GreenMIM - random init: {summary['gain']:+.3f} (2 x pooled std "
-               f"{2 * summary['pooled_std']:.3f}); GreenMIM >= SimMIM: "
-               f"{summary['greenmim_ge_simmim']}; separates: {summary['separates']}.")
-    header = ['arm', 'pre-training iterations (run s)', 'mean', 'std', 'seeds', 'val mean']
-    return title + '\n\n' + table(header, rows) + '\n\n' + verdict
-
-
-def duration(result: Result) -> str:
-    """One clause for the README: seeds and total time of the committed run."""
-    d = result.data
-    return (f"each fine-tuned with {len(d['settings']['seeds'])} seeds "
-            f"({d['total_s'] / 60:.1f} min in all on {d['machine']['cpu_count']} cores)")
+    results = result.data
+    lr, knn = results['summary']['lr'], results['summary']['knn']
+    m = results['machine']
+    lines = [
+        f"| start (T = {results['settings']['budget_s']:.0f} s; {m['cpu_count']}-core CPU, "
+        f"{results['date'][:10]}) | LR probe | kNN | reaches SimMIM's accuracy at T after |",
+        '|---|---|---|---|'
+    ]
+    for arm in lr['arms']:
+        when = '-'
+        if arm == 'greenmim' and 'time_to_simmim' in lr:
+            when = fraction_text(lr['time_to_simmim'])
+        elif arm == 'simmim':
+            when = 'T'
+        lines.append(f"| {LABELS[arm]} | {fmt_stats(lr['arms'][arm])} | "
+                     f"{fmt_stats(knn['arms'][arm])} | {when} |")
+    return '\n'.join(lines)

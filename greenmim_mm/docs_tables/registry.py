@@ -71,11 +71,9 @@ TABLES: Dict[str, Table] = {
     # `make gpu-check`, once a run's gpu_check.json is committed here.
     'gpu_check':
     Table((BENCH + 'gpu_check.json', ), bench.gpu_check),
-    # `make gain`.
-    'gain_pretraining':
-    Table((GAIN + 'pretraining_gain.json', ), gain.pretraining_table),
-    'gain_accuracy':
-    Table((GAIN + 'pretraining_gain.json', ), gain.accuracy_table),
-    'gain_duration':
-    Table((GAIN + 'pretraining_gain.json', ), gain.duration, inline=True),
+    # `make gain`: the probes at T and over time, the criteria; the README's summary.
+    'gain_results':
+    Table((GAIN + 'pretraining_gain.json', ), gain.results_table),
+    'gain_summary':
+    Table((GAIN + 'pretraining_gain.json', ), gain.summary_table),
 }

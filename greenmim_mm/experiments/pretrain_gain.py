@@ -1,20 +1,22 @@
 """Does GreenMIM pre-training pay off? Random init vs GreenMIM vs SimMIM at equal wall-clock.
 
 The experiment of ``docs/en/pretraining_gain.md`` (``make gain``), run through the configs in
-``configs/pretrain_gain/`` and the toolkit's own train and test entry points
-(:mod:`greenmim_mm.cli.train`, :mod:`greenmim_mm.cli.test`), as a user would:
+``configs/pretrain_gain/`` and the toolkit's own train entry point (``tools/train.py``), as a
+user would:
 
-1. generate shapes with ``tools/dataset_converters/make_demo_data.py`` -- many unlabeled
-   pre-training images, few labeled ones -- and label each labeled image with the category of
-   its largest shape (:mod:`.largest_shape`); the generator's val split is cut into val
-   (settings are chosen there) and test (reported);
+1. data: rendered glyphs (:mod:`greenmim_mm.datasets.glyph_data`) or the user's folder
+   (``--data``, checked by :func:`~.data_layout.check_data_layout`): unlabeled images for
+   pre-training, a few labeled ones per class for the probe, val and test;
 2. measure the step time of GreenMIM and of mmpretrain's SimMIM on the same backbone, images
-   and batch (a short calibration run each, the first steps discarded) and give each
-   ``floor(budget / step time)`` iterations, so both pre-train for the same wall-clock;
-3. pre-train both;
-4. fine-tune the same classifier from random init, from GreenMIM and from SimMIM with each
-   seed (one seed: the same data order, flips and head init in every arm) and evaluate on val
-   and test.
+   and batch (a short calibration run each, both at once when runs go in pairs, the first
+   steps discarded) and give each ``floor(T / step time)`` iterations (rounded down to a
+   multiple of 8), so both pre-train for the same wall-clock T;
+3. pre-train both with every seed (one seed: the same data order and crops in both arms),
+   keeping the weights after 1/8, 1/4, 1/2 and all of T;
+4. probe every checkpoint and the random initialization of every seed
+   (:mod:`.probe`: frozen features, a logistic regression with C chosen on val, and kNN);
+5. summarize: per arm mean, std and every seed; the time GreenMIM needs to reach SimMIM's
+   accuracy at T (:func:`time_to_accuracy`).
 
 Every run's config is written to ``<work_dir>/configs/`` (each a few overrides of a repository
 config) so any run can be repeated with ``tools/train.py``.
@@ -29,19 +31,22 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from fractions import Fraction
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .largest_shape import write_split_files
+from ..mim_files import config_path, tool_path
+from .data_layout import check_data_layout
 
 ARMS = ('random', 'greenmim', 'simmim')
-PRETRAIN_CONFIGS = {
-    'greenmim': 'configs/pretrain_gain/greenmim_swin-nano_64px_pretrain.py',
-    'simmim': 'configs/pretrain_gain/simmim_swin-nano_64px_pretrain.py',
+PRETRAINED = ('greenmim', 'simmim')
+PRETRAIN_CONFIGS = {  # relative to configs/ (greenmim_mm.mim_files.config_path)
+    'greenmim': 'pretrain_gain/greenmim_swin-nano_32px_pretrain.py',
+    'simmim': 'pretrain_gain/simmim_swin-nano_32px_pretrain.py',
 }
-FINETUNE_CONFIG = 'configs/pretrain_gain/swin-nano_64px_largest-shape_ft.py'
-DATA_GENERATOR = 'tools/dataset_converters/make_demo_data.py'
+PROBE_CONFIG = 'pretrain_gain/swin-nano_32px_probe.py'
+CRITERION_FRACTION = 0.6  # GreenMIM should reach SimMIM's accuracy at T within 0.6 T
 
 
 @dataclass
@@ -49,56 +54,61 @@ class GainSettings:
     """What the experiment runs; the defaults are those of ``make gain``.
 
     Attributes:
-        budget_s (float): Pre-training wall-clock budget T per pre-trained arm, in seconds.
-        seeds (list[int]): Fine-tuning seeds (each arm runs every seed).
-        num_labeled (int): Labeled fine-tuning images (the generator's train split).
-        num_val (int): Held-out images for choosing settings.
-        num_test (int): Held-out images for the reported accuracy.
-        num_unlabeled (int): Extra unlabeled pre-training images (the labeled images are also
-            in the pre-training folder, without labels).
-        image_size (int): Image side in pixels (a multiple of 32 for the generator).
-        data_seed (int): The generator's seed.
+        budget_s (float): Pre-training wall-clock budget T per run, in seconds.
+        seeds (list[int]): Seeds: one pre-training run per pre-trained arm and seed, one
+            random initialization per seed.
+        fractions (list[float]): Fractions of T whose weights are probed (the last is 1).
+        num_unlabeled (int): Generated unlabeled images (not used with a user's folder).
+        train_per_class (int): Generated labeled training images per class.
+        val_per_class (int): Generated validation images per class.
+        test_per_class (int): Generated test images per class.
+        data_seed (int): The glyph generator's seed.
+        palette (str): The glyphs' colours (``'ink'`` or ``'colour'``, see
+            :func:`~greenmim_mm.datasets.glyph_data.sample_colours`).
+        fonts (list[str], optional): Font file name prefixes of the glyphs; None: every text
+            font matplotlib ships.
         calib_iters (int): Iterations of each step-time calibration run.
         calib_skip (int): Leading calibration iterations left out of the step time.
-        finetune_epochs (int, optional): Fine-tuning epochs; None keeps the config's.
-        batch_size (int, optional): Pre-training batch (both arms); None keeps the config's.
-        workers (int, optional): Data-loading workers of every run; None keeps the configs'.
-            Defaults to 0: on 2 cores a worker process costs more than decoding 64-px JPEGs.
-        min_pretrain_iters (int): Fewest pre-training iterations an arm gets.
-        max_labeled_instances (int): Most shapes per labeled image (1: the label is the
-            category of the image's one shape; more: of its largest shape).
+        batch_size (int, optional): Pre-training batch (both arms); None keeps the configs'.
+        parallel (int): Pre-training runs at once (1 or 2): with 2, GreenMIM and SimMIM of
+            one seed run side by side, and so do their calibrations (a pilot's runs go one
+            at a time).
+        threads (int): Intra-op threads of each run (``OMP_NUM_THREADS``).
+        min_pretrain_iters (int): Fewest pre-training iterations a run gets.
+        pilot (bool): GreenMIM against random init only, reported on val (test is not
+            read): the quick check that decides whether the full run is worth it.
     """
-    budget_s: float = 300.0
+    budget_s: float = 400.0
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
-    num_labeled: int = 600
-    num_val: int = 500
-    num_test: int = 1000
-    num_unlabeled: int = 10000
-    image_size: int = 64
+    fractions: List[float] = field(default_factory=lambda: [0.125, 0.25, 0.5, 1.0])
+    num_unlabeled: int = 20000
+    train_per_class: int = 10
+    val_per_class: int = 50
+    test_per_class: int = 100
     data_seed: int = 0
-    calib_iters: int = 12
-    calib_skip: int = 4
-    finetune_epochs: Optional[int] = None
+    palette: str = 'ink'
+    fonts: Optional[List[str]] = field(default_factory=lambda: ['DejaVuSans'])
+    calib_iters: int = 40
+    calib_skip: int = 10
     batch_size: Optional[int] = None
-    workers: Optional[int] = 0
-    min_pretrain_iters: int = 2
-    max_labeled_instances: int = 1
+    parallel: int = 2
+    threads: int = 1
+    min_pretrain_iters: int = 8
+    pilot: bool = False
 
 
 def tiny_settings() -> GainSettings:
-    """A few iterations per arm and one seed: the plumbing check ``make test`` runs."""
+    """A few iterations per run, one seed, tiny data: the plumbing check ``make test`` runs."""
     return GainSettings(
         budget_s=1.0,
         seeds=[0],
-        num_labeled=12,
-        num_val=6,
-        num_test=6,
-        num_unlabeled=8,
+        num_unlabeled=16,
+        train_per_class=2,
+        val_per_class=1,
+        test_per_class=1,
         calib_iters=3,
         calib_skip=1,
-        finetune_epochs=1,
-        batch_size=4,
-        workers=0)
+        batch_size=4)
 
 
 # ----------------------------------------------------------------------------- configs
@@ -112,28 +122,48 @@ def write_config(path: str, base: str, body: str) -> str:
     return path
 
 
-def loader_overrides(data_root: str,
-                     workers: Optional[int],
-                     names: Sequence[str] = ('train_dataloader', ),
-                     batch_size: Optional[int] = None) -> str:
-    """Config lines pointing the dataloaders at ``data_root`` (and setting their workers and,
-    for the first one, the batch size)."""
-    lines = []
-    for i, name in enumerate(names):
-        extra = '' if workers is None else \
-            f', num_workers={workers}, persistent_workers={workers > 0}'
-        if i == 0 and batch_size is not None:
-            extra += f', batch_size={batch_size}'
-        lines.append(f'{name} = dict(dataset=dict(data_root={data_root + "/"!r}){extra})\n')
-    return ''.join(lines)
+def checkpoint_iters(iters: int, fractions: Sequence[float]) -> List[int]:
+    """The iteration of each fraction of a run of ``iters`` iterations (rounded)."""
+    return [max(1, int(round(f * iters))) for f in fractions]
 
 
-def pretrain_config(path: str, base: str, data_root: str, iters: int, settings: GainSettings,
-                    log_interval: int) -> str:
-    """A pre-training config of ``iters`` iterations: warm-up then cosine to the last one."""
+def schedule_unit(fractions: Sequence[float]) -> int:
+    """The least common denominator of the fractions: runs last a multiple of it."""
+    unit = 1
+    for f in fractions:
+        den = Fraction(f).limit_denominator(1000).denominator
+        unit = unit * den // math.gcd(unit, den)
+    return unit
+
+
+def log_interval_for(interval: int, most: int = 50) -> int:
+    """The largest divisor of ``interval`` up to ``most``: logging then falls on every
+    checkpoint, so the logged times add up to each checkpoint's elapsed time."""
+    return max(d for d in range(1, min(most, interval) + 1) if interval % d == 0)
+
+
+def pretrain_config(path: str, base: str, data_root: str, iters: int, seed: int,
+                    settings: GainSettings, save_every: int) -> str:
+    """A pre-training config of ``iters`` iterations: warm-up then cosine to the last one,
+    weights saved every ``save_every`` iterations.
+
+    Args:
+        path (str): The config file to write.
+        base (str): The repository config it inherits.
+        data_root (str): The data folder (``unlabeled/`` is read).
+        iters (int): Iterations.
+        seed (int): ``randomness.seed``: data order, crops, masks and initialization.
+        settings (GainSettings): Batch size.
+        save_every (int): Checkpoint interval in iterations.
+
+    Returns:
+        str: ``path``.
+    """
     warmup = max(1, min(50, iters // 10))
+    log_interval = log_interval_for(save_every)
+    batch = '' if settings.batch_size is None else f', batch_size={settings.batch_size}'
     body = (
-        loader_overrides(data_root, settings.workers, batch_size=settings.batch_size) +
+        f'train_dataloader = dict(dataset=dict(data_root={data_root + "/"!r}){batch})\n'
         f'train_cfg = dict(max_iters={iters})\n'
         'param_scheduler = [\n'
         f'    dict(type="LinearLR", start_factor=1e-2, by_epoch=False, begin=0, end={warmup}),\n'
@@ -142,58 +172,57 @@ def pretrain_config(path: str, base: str, data_root: str, iters: int, settings: 
         ']\n'
         'default_hooks = dict(\n'
         f'    logger=dict(interval={log_interval}),\n'
-        f'    checkpoint=dict(interval={iters}, max_keep_ckpts=1, save_last=True))\n'
+        f'    checkpoint=dict(interval={save_every}, max_keep_ckpts=-1, save_last=True))\n'
         # each logged time is the mean of the last `log_interval` iterations
-        f'log_processor = dict(window_size={log_interval})\n')
+        f'log_processor = dict(window_size={log_interval})\n'
+        f'randomness = dict(seed={seed})\n')
     return write_config(path, base, body)
-
-
-def finetune_config(path: str, base: str, data_root: str, seed: int, checkpoint: Optional[str],
-                    settings: GainSettings) -> str:
-    """The fine-tuning config of one arm and seed; ``checkpoint`` None is random init."""
-    body = loader_overrides(data_root, settings.workers,
-                            ('train_dataloader', 'val_dataloader', 'test_dataloader'))
-    body += f'randomness = dict(seed={seed})\n'
-    if checkpoint is not None:
-        body += ('model = dict(backbone=dict(init_cfg=dict(\n'
-                 f'    _delete_=True, type="Pretrained", checkpoint={checkpoint!r},\n'
-                 '    prefix="backbone.")))\n')
-    if settings.finetune_epochs is not None:
-        epochs = settings.finetune_epochs
-        warmup = min(2, epochs - 1)
-        body += (
-            f'train_cfg = dict(max_epochs={epochs}, val_interval={epochs})\n'
-            'param_scheduler = [\n' +
-            (f'    dict(type="LinearLR", start_factor=1e-2, by_epoch=True, begin=0, '
-             f'end={warmup},\n         convert_to_iter_based=True),\n' if warmup else '') +
-            f'    dict(type="CosineAnnealingLR", eta_min=1e-5, by_epoch=True, begin={warmup},\n'
-            f'         end={epochs}, convert_to_iter_based=True)\n'
-            ']\n'
-            f'default_hooks = dict(checkpoint=dict(interval={epochs}))\n')
-    return write_config(path, base, body)
-
-
-def split_config(path: str, base: str, split: str) -> str:
-    """``base`` with its test dataloader on another split (``meta/<split>.txt``)."""
-    return write_config(path, base,
-                        f'test_dataloader = dict(dataset=dict(ann_file="meta/{split}.txt"))\n')
 
 
 # ----------------------------------------------------------------------------- runs
 
 
-def train(config: str, work_dir: str) -> float:
-    """Train with the toolkit's ``tools/train.py`` entry point; returns the wall time (s)."""
-    from greenmim_mm.cli.train import main
-    start = time.perf_counter()
-    main([config, '--work-dir', work_dir, '--no-validate'])
-    return time.perf_counter() - start
+def launch(config: str, work_dir: str, threads: int) -> Tuple[subprocess.Popen, str]:
+    """Start ``tools/train.py config --work-dir work_dir --no-validate`` in its own process.
+
+    Returns:
+        tuple: The process and the path of its log (stdout and stderr).
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    log = osp.join(work_dir, 'train_stdout.log')
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([
+            sys.executable,
+            tool_path('train.py'), config, '--work-dir', work_dir, '--no-validate'
+        ],
+                                env=env,
+                                stdout=out,
+                                stderr=subprocess.STDOUT)
+    return proc, log
 
 
-def test(config: str, checkpoint: str, work_dir: str) -> Dict[str, float]:
-    """Evaluate with the toolkit's ``tools/test.py`` entry point; returns the metrics."""
-    from greenmim_mm.cli.test import main
-    return dict(main([config, checkpoint, '--work-dir', work_dir]))
+def run_all(jobs: Sequence[Tuple[str, str]], threads: int, parallel: int) -> List[float]:
+    """Train ``(config, work_dir)`` jobs, ``parallel`` at a time; returns each one's wall
+    time in seconds.
+
+    Raises:
+        RuntimeError: If a run fails, with the end of its log.
+    """
+    walls = [0.0] * len(jobs)
+    for start in range(0, len(jobs), parallel):
+        group = list(range(start, min(start + parallel, len(jobs))))
+        t0 = time.perf_counter()
+        running = [(i, *launch(*jobs[i], threads)) for i in group]
+        for i, proc, log in running:
+            rc = proc.wait()
+            walls[i] = time.perf_counter() - t0
+            if rc != 0:
+                with open(log) as f:
+                    tail = f.read()[-3000:]
+                raise RuntimeError(f'training {jobs[i][0]} failed (exit {rc}); the end of '
+                                   f'{log}:\n{tail}')
+    return walls
 
 
 def read_scalars(work_dir: str) -> List[dict]:
@@ -203,12 +232,6 @@ def read_scalars(work_dir: str) -> List[dict]:
         raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
     with open(files[-1]) as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def last_checkpoint(work_dir: str) -> str:
-    """The checkpoint mmengine's ``last_checkpoint`` file names."""
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
 
 
 def measured_step_time(records: Sequence[dict], skip: int) -> float:
@@ -228,219 +251,291 @@ def measured_step_time(records: Sequence[dict], skip: int) -> float:
     return float(np.median(times))
 
 
-def generate(repo_root: str, out: str, spec: dict) -> None:
-    """Run the demo data generator with ``spec`` into ``out``, unless it already did."""
-    stamp = osp.join(out, 'gain_data.json')
+def elapsed_at(records: Sequence[dict], iters: Sequence[int]) -> List[float]:
+    """Training-loop seconds up to each iteration of ``iters``, from the logged times.
+
+    Every record's ``time`` is the mean of the iterations since the previous record (the
+    log interval is the window), so the sum of ``time * (iter - previous iter)`` up to an
+    iteration is the time the loop took to reach it.
+    """
+    timed = sorted((r['iter'], r['time']) for r in records if 'time' in r)
+    out = []
+    for target in iters:
+        total, prev = 0.0, 0
+        for it, t in timed:
+            if it > target:
+                break
+            total += t * (it - prev)
+            prev = it
+        out.append(total)
+    return out
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def generated_data(data_root: str, settings: GainSettings) -> str:
+    """Render the glyphs into ``data_root`` unless the same set is there; returns it."""
+    from ..datasets.glyph_data import generate
+    spec = dict(
+        seed=settings.data_seed,
+        num_unlabeled=settings.num_unlabeled,
+        train_per_class=settings.train_per_class,
+        val_per_class=settings.val_per_class,
+        test_per_class=settings.test_per_class,
+        palette=settings.palette,
+        fonts=settings.fonts)
+    stamp = osp.join(data_root, 'gain_data.json')
     if osp.exists(stamp):
         with open(stamp) as f:
             if json.load(f) == spec:
-                return
-    args = [f'--{k.replace("_", "-")}={v}' for k, v in spec.items()]
-    subprocess.run(
-        [sys.executable, osp.join(repo_root, DATA_GENERATOR), '--out', out, *args], check=True)
+                return data_root
+    generate(data_root, **spec)
     with open(stamp, 'w') as f:
         json.dump(spec, f)
+    return data_root
 
 
-def make_data(repo_root: str, data_root: str, settings: GainSettings) -> Dict[str, int]:
-    """Generate the images (unless the same ones exist) and the label files.
-
-    Two generator runs: ``<data_root>/unlabeled/pretrain/`` holds the pre-training images
-    (scenes of 1 to 5 shapes), ``<data_root>/labeled/`` the fine-tuning images with
-    ``settings.max_labeled_instances`` shapes each (another seed: no image is shared).
-    """
-    common = dict(size=settings.image_size, min_area=32)
-    generate(
-        repo_root, osp.join(data_root, 'unlabeled'),
-        dict(
-            common,
-            seed=settings.data_seed,
-            num_train=1,
-            num_val=1,
-            num_pretrain=settings.num_unlabeled,
-            max_instances=5))
-    labeled = osp.join(data_root, 'labeled')
-    generate(
-        repo_root, labeled,
-        dict(
-            common,
-            seed=settings.data_seed + 1,
-            num_train=settings.num_labeled,
-            num_val=settings.num_val + settings.num_test,
-            num_pretrain=0,
-            max_instances=settings.max_labeled_instances))
-    return write_split_files(labeled, settings.num_val)
+# ----------------------------------------------------------------------------- experiment
 
 
-def run_experiment(repo_root: str, work_dir: str, data_root: str, settings: GainSettings) -> dict:
-    """Run all arms and seeds; returns the results (see :func:`summarize` for the summary).
+def run_experiment(work_dir: str,
+                   data_root: str,
+                   settings: GainSettings,
+                   user_data: bool = False) -> dict:
+    """Run every arm and seed; returns the results (see :func:`summarize`).
 
     Args:
-        repo_root (str): The repository (configs and the data generator are read from it).
         work_dir (str): Where every run's config, logs and checkpoints go.
-        data_root (str): Where the generated images and labels go.
+        data_root (str): The data folder: generated there, or the user's (``user_data``).
         settings (GainSettings): Sizes, budget and seeds.
+        user_data (bool): ``data_root`` is the user's folder: checked, never written.
+            Defaults to False.
 
     Returns:
-        dict: ``settings``, ``machine``, ``data`` (split sizes), ``pretrain`` (per arm: step
-        time, iterations, the run's wall time and median logged step time, last loss),
-        ``finetune`` (per arm,
-        one entry per seed: val and test top-1 accuracy), ``summary`` and ``total_s``.
+        dict: ``settings``, ``machine``, ``date``, ``data`` (source, classes, image counts),
+        ``calibration`` (step time per arm), ``pretrain`` (per arm, one entry per seed:
+        iterations, wall time, median logged step, last loss, checkpoints with their
+        iteration and elapsed seconds), ``probe`` (per arm, one entry per seed and fraction:
+        the logistic-regression and kNN accuracies), ``summary`` (:func:`summarize`, for the
+        logistic regression and the kNN) and ``total_s``.
     """
+    from .probe import load_probe_config, probe_checkpoint, require_sklearn
+    require_sklearn()  # fail before any training
     start = time.perf_counter()
     work_dir, data_root = osp.abspath(work_dir), osp.abspath(data_root)
+    if not user_data:
+        generated_data(data_root, settings)
+    data = check_data_layout(data_root, min_unlabeled=1)
+    data['source'] = data_root if user_data else 'generated glyphs'
     cfg_dir = osp.join(work_dir, 'configs')
+    arms = ('greenmim', ) if settings.pilot else PRETRAINED
     results = dict(
         settings=asdict(settings),
-        machine=machine(),
-        date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
-    results['data'] = make_data(repo_root, data_root, settings)
-    results['data']['unlabeled'] = settings.num_unlabeled + 1  # + the unlabeled run's train
-    pretrain_root = osp.join(data_root, 'unlabeled')
-    labeled_root = osp.join(data_root, 'labeled')
+        machine=machine(settings),
+        date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+        data=data)
 
-    pretrain = {}
-    for arm, config in PRETRAIN_CONFIGS.items():
-        base = osp.join(repo_root, config)
-        calib = pretrain_config(
-            osp.join(cfg_dir, f'calibrate_{arm}.py'),
-            base,
-            pretrain_root,
-            settings.calib_iters,
-            settings,
-            log_interval=1)
-        calib_dir = osp.join(work_dir, f'calibrate_{arm}')
-        train(calib, calib_dir)
-        pretrain[arm] = dict(
-            step_s=measured_step_time(read_scalars(calib_dir), settings.calib_skip))
-    for arm, config in PRETRAIN_CONFIGS.items():
-        iters = max(settings.min_pretrain_iters,
-                    int(math.floor(settings.budget_s / pretrain[arm]['step_s'])))
-        arm_dir = osp.join(work_dir, f'pretrain_{arm}')
+    # step times, measured the way the runs will go: the arms side by side when parallel
+    # (a pilot's one arm runs alone)
+    parallel = min(settings.parallel, len(arms))
+    calib_jobs = []
+    for arm in arms:
         cfg = pretrain_config(
-            osp.join(cfg_dir, f'pretrain_{arm}.py'),
-            osp.join(repo_root, config),
-            pretrain_root,
-            iters,
-            settings,
-            log_interval=max(1, min(50, iters // 20)))
-        wall = train(cfg, arm_dir)
-        records = [r for r in read_scalars(arm_dir) if 'loss' in r]
-        pretrain[arm].update(
-            iters=iters,
-            wall_s=wall,
-            run_step_s=float(np.median([r['time'] for r in records])) if records else None,
-            last_loss=records[-1]['loss'] if records else None,
-            checkpoint=last_checkpoint(arm_dir))
+            osp.join(cfg_dir, f'calibrate_{arm}.py'), config_path(PRETRAIN_CONFIGS[arm]), data_root,
+            settings.calib_iters, settings.seeds[0], settings, settings.calib_iters)
+        calib_jobs.append((cfg, osp.join(work_dir, f'calibrate_{arm}')))
+    run_all(calib_jobs, settings.threads, parallel)
+    calibration = {
+        arm: dict(step_s=measured_step_time(read_scalars(job[1]), settings.calib_skip))
+        for arm, job in zip(arms, calib_jobs)
+    }
+    unit = schedule_unit(settings.fractions)
+    for arm in arms:
+        per_unit = int(math.floor(settings.budget_s / calibration[arm]['step_s'] / unit))
+        calibration[arm]['iters'] = max(settings.min_pretrain_iters, unit * per_unit)
+    results['calibration'] = calibration
+
+    # pre-training: for each seed, the arms side by side
+    jobs, meta = [], []
+    for seed in settings.seeds:
+        for arm in arms:
+            iters = calibration[arm]['iters']
+            name = f'pretrain_{arm}_seed{seed}'
+            cfg = pretrain_config(
+                osp.join(cfg_dir, f'{name}.py'), config_path(PRETRAIN_CONFIGS[arm]), data_root,
+                iters, seed, settings, max(1, iters // unit))
+            jobs.append((cfg, osp.join(work_dir, name)))
+            meta.append((arm, seed, iters))
+    walls = run_all(jobs, settings.threads, parallel)
+    pretrain: Dict[str, List[dict]] = {arm: [] for arm in arms}
+    for (arm, seed, iters), (_, run_dir), wall in zip(meta, jobs, walls):
+        records = read_scalars(run_dir)
+        losses = [r for r in records if 'loss' in r]
+        at = checkpoint_iters(iters, settings.fractions)
+        pretrain[arm].append(
+            dict(
+                seed=seed,
+                iters=iters,
+                wall_s=wall,
+                run_step_s=float(np.median([r['time'] for r in losses])),
+                last_loss=losses[-1]['loss'],
+                checkpoints=[
+                    dict(
+                        fraction=f, iter=it, elapsed_s=e, path=osp.join(run_dir, f'iter_{it}.pth'))
+                    for f, it, e in zip(settings.fractions, at, elapsed_at(records, at))
+                ]))
     results['pretrain'] = pretrain
 
-    finetune: Dict[str, List[dict]] = {arm: [] for arm in ARMS}
-    base = osp.join(repo_root, FINETUNE_CONFIG)
+    # probes: random init of every seed, every checkpoint of every run (one process, with
+    # the runs' threads)
+    import torch
+    torch.set_num_threads(settings.threads)
+    probe_cfg = load_probe_config(config_path(PROBE_CONFIG), data_root)
+    test = not settings.pilot
+    probes: Dict[str, List[dict]] = {'random': []}
     for seed in settings.seeds:
-        for arm in ARMS:
-            name = f'finetune_{arm}_seed{seed}'
-            checkpoint = None if arm == 'random' else pretrain[arm]['checkpoint']
-            cfg = finetune_config(
-                osp.join(cfg_dir, f'{name}.py'), base, labeled_root, seed, checkpoint, settings)
-            run_dir = osp.join(work_dir, name)
-            wall = train(cfg, run_dir)
-            ckpt = last_checkpoint(run_dir)
-            entry = dict(seed=seed, train_wall_s=wall)
-            for split in ('val', 'test'):
-                split_cfg = split_config(osp.join(cfg_dir, f'{name}_{split}.py'), cfg, split)
-                metrics = test(split_cfg, ckpt, osp.join(run_dir, split))
-                entry[f'{split}_top1'] = float(metrics['accuracy/top1']) / 100.0
-            finetune[arm].append(entry)
-    results['finetune'] = finetune
-    results['summary'] = summarize(finetune)
+        probes['random'].append(
+            dict(seed=seed, **probe_checkpoint(probe_cfg, data_root, None, seed, test)))
+    for arm in arms:
+        probes[arm] = []
+        for run in pretrain[arm]:
+            for ck in run['checkpoints']:
+                probes[arm].append(
+                    dict(
+                        seed=run['seed'],
+                        fraction=ck['fraction'],
+                        iter=ck['iter'],
+                        elapsed_s=ck['elapsed_s'],
+                        **probe_checkpoint(probe_cfg, data_root, ck['path'], run['seed'], test)))
+    results['probe'] = probes
+    split = 'val' if settings.pilot else 'test'
+    results['summary'] = {
+        probe: summarize(probes, pretrain, settings, probe=probe, split=split)
+        for probe in ('lr', 'knn')
+    }
     results['total_s'] = time.perf_counter() - start
+    results['load_average_end'] = list(os.getloadavg()) if hasattr(os, 'getloadavg') else None
     return results
 
 
 # ----------------------------------------------------------------------------- summary
 
 
-def summarize(finetune: Dict[str, List[dict]], metric: str = 'test_top1') -> dict:
-    """Per-arm mean, sample std and values, and the issue's two criteria.
+def stats(values: Sequence[float]) -> dict:
+    """Mean, sample std (ddof 1; 0 for one value) and the values."""
+    values = [float(v) for v in values]
+    return dict(
+        mean=float(np.mean(values)),
+        std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        values=values)
+
+
+def time_to_accuracy(xs: Sequence[float], ys: Sequence[float], target: float) -> Optional[float]:
+    """Where a curve first reaches ``target``, by linear interpolation between its points.
 
     Args:
-        finetune (dict): Per arm, one dict per seed with ``metric``.
-        metric (str): The primary metric. Defaults to ``'test_top1'``.
+        xs (Sequence[float]): Increasing positions (fractions of T).
+        ys (Sequence[float]): The curve's values there.
+        target (float): The value to reach.
 
     Returns:
-        dict: ``arms`` (per arm ``mean``, ``std`` (ddof 1; 0 for one seed), ``values``,
-        ``val_mean``), ``pooled_std`` of random init and GreenMIM
-        (``sqrt((std_r**2 + std_g**2) / 2)``), ``gain`` (GreenMIM minus random init, means),
-        ``beats_random`` (gain > 2 pooled std), ``greenmim_ge_simmim`` (means) and
-        ``separates`` (both).
+        float | None: The first x at which the piecewise-linear curve reaches ``target``;
+        None if it never does.
     """
-    arms = {}
-    for arm, runs in finetune.items():
-        values = [r[metric] for r in runs]
-        val = [r['val_top1'] for r in runs if 'val_top1' in r]
-        arms[arm] = dict(
-            mean=float(np.mean(values)),
-            std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-            values=values,
-            val_mean=float(np.mean(val)) if val else None)
-    pooled = math.sqrt((arms['random']['std']**2 + arms['greenmim']['std']**2) / 2)
-    gain = arms['greenmim']['mean'] - arms['random']['mean']
-    beats = gain > 2 * pooled
-    ge_simmim = arms['greenmim']['mean'] >= arms['simmim']['mean']
-    return dict(
-        metric=metric,
-        arms=arms,
-        pooled_std=pooled,
-        gain=gain,
-        beats_random=beats,
-        greenmim_ge_simmim=ge_simmim,
-        separates=bool(beats and ge_simmim))
+    if ys[0] >= target:
+        return float(xs[0])
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+        if y1 >= target:
+            return float(x0 + (target - y0) / (y1 - y0) * (x1 - x0))
+    return None
 
 
-def machine() -> dict:
-    """The machine the run measured: processor, cores, torch threads, versions."""
-    import torch
-    return dict(
-        platform=platform.platform(),
-        processor=platform.processor() or None,
-        cpu_count=os.cpu_count(),
-        torch_threads=torch.get_num_threads(),
-        torch=torch.__version__,
-        python=platform.python_version())
-
-
-def plot_results(results: dict, path: str) -> None:
-    """Per arm: the mean with a +-1 std error bar and every seed's test accuracy.
+def summarize(probes: Dict[str, List[dict]],
+              pretrain: Dict[str, List[dict]],
+              settings: GainSettings,
+              probe: str = 'lr',
+              split: str = 'test') -> dict:
+    """Per-arm statistics, the accuracy-over-time curves and the criteria.
 
     Args:
-        results (dict): :func:`run_experiment`'s output.
-        path (str): The image file to write.
+        probes (dict): ``results['probe']`` of :func:`run_experiment`.
+        pretrain (dict): ``results['pretrain']``.
+        settings (GainSettings): The budget and fractions.
+        probe (str): ``'lr'`` (logistic regression) or ``'knn'``. Defaults to ``'lr'``.
+        split (str): The reported split. Defaults to ``'test'`` (``'val'`` in a pilot).
+
+    Returns:
+        dict: ``arms``: random init and each pre-trained arm at T (``mean``, ``std`` (ddof
+        1), ``values`` per seed, ``val_mean``); ``curves``: per pre-trained arm and
+        fraction of T, its statistics, ``iters`` and ``seconds`` (mean elapsed training
+        time at that checkpoint); ``pooled_std`` of random init and GreenMIM at T
+        (``sqrt((std_r**2 + std_g**2) / 2)``); ``gain`` (GreenMIM minus random, means);
+        ``beats_random`` (gain > 2 pooled std). With SimMIM: ``greenmim_ge_simmim`` (means
+        at T); ``time_to_simmim`` (the fraction of T at which GreenMIM's mean curve,
+        starting from random init at 0, reaches SimMIM's mean at T; None if it does not);
+        ``reaches_within`` (that fraction <= 0.6); ``greenmim_at_simmim_iters`` (GreenMIM's
+        mean curve at SimMIM's iteration count: the recipe without the extra steps);
+        ``resolved`` (all three criteria).
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    summary = results['summary']['arms']
-    pre = results['pretrain']
-    labels = {
-        'random': 'random init',
-        'greenmim': f"GreenMIM\n{pre['greenmim']['iters']} iters",
-        'simmim': f"SimMIM\n{pre['simmim']['iters']} iters",
-    }
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for x, arm in enumerate(ARMS):
-        s = summary[arm]
-        ax.errorbar(x, s['mean'], yerr=s['std'], fmt='o', color='k', capsize=6, markersize=7)
-        jitter = np.linspace(-0.12, 0.12, len(s['values'])) if len(s['values']) > 1 else [0]
-        ax.scatter(x + np.asarray(jitter) + 0.25, s['values'], s=14, alpha=0.7)
-    ax.set_xticks(range(len(ARMS)), [labels[a] for a in ARMS])
-    ax.set_xlim(-0.5, len(ARMS) - 0.3)
-    ax.set_ylabel('test top-1 accuracy')
-    budget = results['settings']['budget_s']
-    seeds = len(results['settings']['seeds'])
-    ax.set_title(
-        f'largest-shape category, {seeds} seeds, pre-training T = {budget:.0f} s', fontsize=9)
-    ax.grid(axis='y', alpha=0.3)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fractions = list(settings.fractions)
+    random = probes['random']
+    out = dict(probe=probe, split=split, arms={}, curves={})
+    out['arms']['random'] = dict(
+        stats([p[probe][split] for p in random]),
+        val_mean=float(np.mean([p[probe]['val'] for p in random])))
+    for arm in pretrain:
+        curve = []
+        for f in fractions:
+            entries = [p for p in probes[arm] if p['fraction'] == f]
+            curve.append(
+                dict(
+                    fraction=f,
+                    iters=int(entries[0]['iter']),
+                    seconds=float(np.mean([p['elapsed_s'] for p in entries])),
+                    val_mean=float(np.mean([p[probe]['val'] for p in entries])),
+                    **stats([p[probe][split] for p in entries])))
+        out['curves'][arm] = curve
+        last = curve[-1]
+        out['arms'][arm] = dict(
+            mean=last['mean'], std=last['std'], values=last['values'], val_mean=last['val_mean'])
+    r, g = out['arms']['random'], out['arms']['greenmim']
+    out['pooled_std'] = math.sqrt((r['std']**2 + g['std']**2) / 2)
+    out['gain'] = g['mean'] - r['mean']
+    out['beats_random'] = bool(out['gain'] > 2 * out['pooled_std'])
+    if 'simmim' in pretrain:
+        s = out['arms']['simmim']
+        green = out['curves']['greenmim']
+        xs = [0.0] + fractions
+        ys = [r['mean']] + [c['mean'] for c in green]
+        out['greenmim_ge_simmim'] = bool(g['mean'] >= s['mean'])
+        out['time_to_simmim'] = time_to_accuracy(xs, ys, s['mean'])
+        out['reaches_within'] = bool(out['time_to_simmim'] is not None
+                                     and out['time_to_simmim'] <= CRITERION_FRACTION)
+        simmim_iters = out['curves']['simmim'][-1]['iters']
+        out['greenmim_at_simmim_iters'] = float(
+            np.interp(simmim_iters, [0] + [c['iters'] for c in green], ys))
+        out['resolved'] = bool(out['beats_random'] and out['greenmim_ge_simmim']
+                               and out['reaches_within'])
+    return out
+
+
+def machine(settings: GainSettings) -> dict:
+    """The machine the run measured: processor, cores, threads per run, versions."""
+    import torch
+    cpu = platform.processor() or None
+    try:
+        with open('/proc/cpuinfo') as f:
+            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return dict(
+        platform=platform.platform(),
+        processor=cpu,
+        cpu_count=os.cpu_count(),
+        threads_per_run=settings.threads,
+        runs_at_once=min(settings.parallel, 1 if settings.pilot else 2),
+        torch=torch.__version__,
+        python=platform.python_version(),
+        load_average=list(os.getloadavg()) if hasattr(os, 'getloadavg') else None)

@@ -84,24 +84,28 @@ def test_in1k_finetune(size):
 
 
 def test_gain_configs_share_one_backbone():
-    """GreenMIM, SimMIM and the classifier of the gain experiment hold the same Swin keys."""
-    models = {
-        name: build(load(f'configs/pretrain_gain/{name}.py'))
-        for name in ('greenmim_swin-nano_64px_pretrain', 'simmim_swin-nano_64px_pretrain',
-                     'swin-nano_64px_largest-shape_ft')
-    }
+    """GreenMIM, SimMIM and the probe of the gain experiment hold the same Swin keys: a 2-px
+    patch, grids 16/8/4 at 32 px, an 8-px mask unit."""
+    names = ('greenmim_swin-nano_32px_pretrain', 'simmim_swin-nano_32px_pretrain',
+             'swin-nano_32px_probe')
+    models = {name: build(load(f'configs/pretrain_gain/{name}.py')) for name in names}
     keys = {
         n: {
             k: v.shape
-            for k, v in m.backbone.state_dict().items() if k != 'mask_token'
+            for k, v in m.backbone.state_dict().items()
+            if k != 'mask_token' and k not in ('norm0.weight', 'norm0.bias', 'norm1.weight',
+                                               'norm1.bias')  # the probe's extra outputs
         }
         for n, m in models.items()
     }
     first = next(iter(keys.values()))
     assert all(k == first for k in keys.values())
-    green = models['greenmim_swin-nano_64px_pretrain']
-    assert green.mask_unit == 16 and green.backbone.mask_unit == 16
-    assert models['simmim_swin-nano_64px_pretrain'].neck.decoder[0].out_channels == 16**2 * 3
+    green, sim, probe = (models[n] for n in names)
+    assert green.mask_unit == 8 and green.backbone.mask_unit == 8
+    assert green.backbone.patch_resolution == (16, 16)
+    assert sim.neck.decoder[0].out_channels == 8**2 * 3
     with torch.no_grad():
-        assert models['swin-nano_64px_largest-shape_ft'](torch.zeros(2, 3, 64, 64)).shape == \
-            (2, 4)
+        feats = probe.extract_feat(torch.zeros(2, 3, 32, 32), stage='neck')
+        assert [f.shape for f in feats] == [(2, 48), (2, 96), (2, 192)]
+        out = green.backbone(torch.zeros(2, 3, 32, 32))
+        assert out[0].shape == (2, 192, 4, 4)

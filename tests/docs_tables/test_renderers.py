@@ -4,8 +4,9 @@ import pytest
 from greenmim_mm.docs_tables.benchmark_tables import (details, headline, memory_table,
                                                       speedups_sentence, step_table)
 from greenmim_mm.docs_tables.formatting import Result, machine_line
-from greenmim_mm.docs_tables.gain_tables import accuracy_table
+from greenmim_mm.docs_tables.gain_tables import results_table, summary_table
 from greenmim_mm.docs_tables.profile_tables import counts_table, step_summary
+from tests.helpers import fake_gain_results
 
 MACHINE = dict(cpu='Xeon', cpus=2, threads=2, torch='2.14.1', device='cpu', date='2026-12-06')
 ARGS = dict(
@@ -150,30 +151,18 @@ def test_counts_table_and_summary():
         counts_table(_run(), bf16)
 
 
-def test_accuracy_table_states_the_criterion():
-    arms = dict(
-        random=dict(mean=0.25, std=0.01, values=[0.24, 0.26], val_mean=0.26),
-        greenmim=dict(mean=0.31, std=0.02, values=[0.29, 0.33], val_mean=0.30))
-    result = Result(
-        'g.json',
-        dict(
-            summary=dict(
-                metric='test_top1',
-                arms=arms,
-                gain=0.06,
-                pooled_std=0.0158,
-                greenmim_ge_simmim=True,
-                separates=True),
-            pretrain=dict(greenmim=dict(iters=1162, wall_s=359.5)),
-            data=dict(test=1000, val=500),
-            settings=dict(seeds=[0, 1])))
-    assert accuracy_table(result).splitlines() == [
-        'Test top-1 accuracy (1,000 test images; val: 500 images), 2 seeds per arm:', '',
-        '| arm | pre-training iterations (run s) | mean | std | seeds | val mean |',
-        '|---|---|---|---|---|---|', '| random init | - | 0.250 | 0.010 | 0.240, 0.260 | 0.260 |',
-        '| GreenMIM | 1,162 (360) | 0.310 | 0.020 | 0.290, 0.330 | 0.300 |', '',
-        'GreenMIM - random init: +0.060 (2 x pooled std 0.032); GreenMIM >= SimMIM: True; '
-        'separates: True.'
+def test_gain_tables_state_every_seed_and_the_criteria():
+    result = Result('docs/pretraining_gain/pretraining_gain.json', fake_gain_results())
+    text = results_table(result)
+    assert '| random init | none | 0.410 ± 0.010 | 0.400, 0.410, 0.420 |' in text
+    assert '| GreenMIM | 800 it (0.125 s/it), 100 s | 0.550 ± 0.010 |' in text
+    assert '| 0.5 | 400 (50) | 0.510 ± 0.010 | 0.510 ± 0.010 | 200 (50) |' in text
+    assert "SimMIM's accuracy at T after 0.40 T (within 0.6 T: yes)" in text
+    assert text.endswith('All three criteria: yes.')
+    summary = summary_table(result).splitlines()
+    assert summary[3:] == [
+        '| GreenMIM | 0.550 ± 0.010 | 0.550 ± 0.010 | 0.40 T |',
+        '| SimMIM | 0.490 ± 0.010 | 0.490 ± 0.010 | T |'
     ]
 
 

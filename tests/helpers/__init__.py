@@ -33,6 +33,7 @@ TOOL_PATHS = {
     'pretrain_gain': 'analysis_tools/pretrain_gain.py',
     'convert_checkpoint': 'model_converters/convert_checkpoint.py',
     'make_demo_data': 'dataset_converters/make_demo_data.py',
+    'make_glyph_data': 'dataset_converters/make_glyph_data.py',
     'visualize_reconstruction': 'visualization/visualize_reconstruction.py',
 }
 
@@ -214,6 +215,110 @@ def write_images(folder: str, num: int, size: int = 192, seed: int = 0) -> None:
                 cv2.rectangle(img, (center[0] - half[0], center[1] - half[1]),
                               (center[0] + half[0], center[1] + half[1]), color, -1)
         cv2.imwrite(osp.join(folder, f'{i:04d}.jpg'), img)
+
+
+def write_labeled_folder(root: str,
+                         classes=('cat', 'dog'),
+                         per_split: Optional[dict] = None,
+                         size=(40, 30)) -> str:
+    """A data folder in the pretraining-gain layout with small flat-colour images.
+
+    Three unlabeled PNGs under ``root/unlabeled/a/`` and two JPEGs per class in each of
+    ``train``, ``val`` and ``test`` (``per_split`` may give a split other classes).
+
+    Args:
+        root (str): The folder (created).
+        classes (Sequence[str]): Class folder names. Defaults to ``('cat', 'dog')``.
+        per_split (dict, optional): Split name -> its classes, instead of ``classes``.
+        size (tuple[int, int]): (width, height) of the images. Defaults to (40, 30).
+
+    Returns:
+        str: ``root``.
+    """
+    from PIL import Image
+    rng = np.random.default_rng(0)
+
+    def write(path):
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        colour = rng.integers(0, 256, 3).astype(np.uint8)
+        Image.fromarray(np.tile(colour, (size[1], size[0], 1))).save(path)
+
+    for i in range(3):
+        write(osp.join(root, 'unlabeled', 'a', f'{i}.png'))
+    for split in ('train', 'val', 'test'):
+        for c in (per_split or {}).get(split, classes):
+            for i in range(2):
+                write(osp.join(root, split, c, f'{i}.jpg'))
+    return root
+
+
+def fake_gain_probes(random: List[float], green: dict, sim: dict,
+                     fractions: tuple = (0.5, 1.0)) -> tuple:
+    """Probe and pre-training entries of a pretraining-gain run with given accuracies.
+
+    Args:
+        random (list[float]): Random init's accuracy per seed.
+        green (dict): Fraction of T -> GreenMIM's accuracy per seed (800 iterations at T).
+        sim (dict): The same for SimMIM (400 iterations at T).
+        fractions (tuple[float]): The fractions. Defaults to (0.5, 1.0).
+
+    Returns:
+        tuple: ``(probes, pretrain, settings)`` for
+        :func:`greenmim_mm.experiments.pretrain_gain.summarize`; every accuracy is both the
+        val and the test accuracy of the LR probe and the kNN; checkpoint ``f`` took
+        ``100 * f`` seconds.
+    """
+    from greenmim_mm.experiments.pretrain_gain import GainSettings
+
+    def entry(seed, acc, **kw):
+        return dict(seed=seed, lr=dict(val=acc, test=acc), knn=dict(val=acc, test=acc), **kw)
+
+    probes = dict(random=[entry(s, a) for s, a in enumerate(random)])
+    pretrain = {}
+    for arm, curve, iters in (('greenmim', green, 800), ('simmim', sim, 400)):
+        probes[arm] = [
+            entry(s, a, fraction=f, iter=int(f * iters), elapsed_s=100 * f) for f in fractions
+            for s, a in enumerate(curve[f])
+        ]
+        pretrain[arm] = [dict(seed=s) for s in range(len(random))]
+    return probes, pretrain, GainSettings(fractions=list(fractions))
+
+
+def fake_gain_results() -> dict:
+    """A whole ``pretraining_gain.json`` of 3 seeds, T = 100 s, from :func:`fake_gain_probes`:
+    random init 0.40-0.42, GreenMIM 0.50-0.52 at T/2 and 0.54-0.56 at T, SimMIM 0.44-0.46 and
+    0.48-0.50 (test and val, LR probe and kNN alike); calibrated steps 0.125 and 0.25 s."""
+    from dataclasses import asdict
+
+    from greenmim_mm.experiments.pretrain_gain import summarize
+    probes, pretrain, settings = fake_gain_probes(
+        random=[0.40, 0.41, 0.42],
+        green={
+            0.5: [0.50, 0.51, 0.52],
+            1.0: [0.54, 0.55, 0.56]
+        },
+        sim={
+            0.5: [0.44, 0.45, 0.46],
+            1.0: [0.48, 0.49, 0.50]
+        })
+    settings.budget_s = 100.0
+    settings.seeds = [0, 1, 2]
+    return dict(
+        settings=asdict(settings),
+        machine=dict(
+            platform='Linux',
+            processor='a CPU',
+            cpu_count=2,
+            threads_per_run=1,
+            runs_at_once=2,
+            torch='2.x'),
+        date='2026-01-01 00:00 UTC',
+        data=dict(train=100),
+        calibration=dict(greenmim=dict(step_s=0.125), simmim=dict(step_s=0.25)),
+        probe=probes,
+        summary={p: summarize(probes, pretrain, settings, probe=p)
+                 for p in ('lr', 'knn')},
+        total_s=600.0)
 
 
 class LossRecorder(Hook):

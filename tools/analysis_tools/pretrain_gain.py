@@ -1,15 +1,20 @@
-"""Equal compute, better model? Fine-tune from random init, GreenMIM and SimMIM pre-training.
+"""Does GreenMIM pre-training pay off? Random init vs GreenMIM vs SimMIM at equal wall-clock.
 
-Runs the experiment of ``docs/en/pretraining_gain.md`` (``make gain``): generates the data,
-measures both pre-training step times, pre-trains GreenMIM and mmpretrain's SimMIM for the
-same wall-clock budget, fine-tunes a classifier from each start (and from random init) with
-every seed, and writes every seed's accuracy to a JSON, a plot and a table on stdout. The
-logic lives in :mod:`greenmim_mm.experiments.pretrain_gain`.
+Runs the experiment of ``docs/en/pretraining_gain.md`` (``make gain``): renders glyphs (or
+reads your folder, ``--data``), measures both pre-training step times, pre-trains GreenMIM
+and mmpretrain's SimMIM for the same wall-clock budget T with every seed, probes the frozen
+features after 1/8, 1/4, 1/2 and all of T (and of random init) with a few labels per class,
+and writes a JSON, a plot and tables. The logic lives in
+:mod:`greenmim_mm.experiments.pretrain_gain`.
+
+Outputs go to the work directory; ``--publish`` writes them into ``docs/`` instead and
+regenerates the pages' tables that read it (:mod:`greenmim_mm.docs_tables`).
 
 Examples::
 
-    python tools/analysis_tools/pretrain_gain.py                  # make gain (34 min on 2 cores)
-    python tools/analysis_tools/pretrain_gain.py --budget 120 --seeds 0 1 --json /tmp/g.json
+    python tools/analysis_tools/pretrain_gain.py --publish        # make gain (26 min, 2 cores)
+    python tools/analysis_tools/pretrain_gain.py --pilot --budget 120   # GreenMIM vs random, val
+    python tools/analysis_tools/pretrain_gain.py --data my_images --budget 300
     python tools/analysis_tools/pretrain_gain.py --tiny --work-dir /tmp/g --data-root /tmp/gd
 """
 import argparse
@@ -19,10 +24,17 @@ import os.path as osp
 from dataclasses import fields
 from typing import Optional, Sequence
 
-from greenmim_mm.experiments.pretrain_gain import (ARMS, GainSettings, plot_results, run_experiment,
-                                                   tiny_settings)
+from greenmim_mm.docs_tables import Result, update
+from greenmim_mm.docs_tables.gain_tables import criteria_text, results_table
+from greenmim_mm.experiments.gain_plot import plot_results
+from greenmim_mm.experiments.pretrain_gain import GainSettings, run_experiment, tiny_settings
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the checkout
+PUBLISHED = dict(
+    json='docs/pretraining_gain/pretraining_gain.json',
+    plot='docs/pretraining_gain/pretraining_gain.png')
+SIZES = ('num_unlabeled', 'train_per_class', 'val_per_class', 'test_per_class', 'batch_size',
+         'parallel', 'threads')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -32,26 +44,42 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--tiny',
         action='store_true',
-        help='a few iterations per arm and one seed (the plumbing test)')
+        help='a few iterations per run, one seed, tiny data (the plumbing test)')
+    parser.add_argument(
+        '--pilot',
+        action='store_true',
+        help='GreenMIM against random init only, reported on val: is the full run worth it?')
+    parser.add_argument(
+        '--data',
+        help='your data folder: DIR/unlabeled/**, DIR/{train,val,test}/<class>/ '
+        '(default: render glyphs into --data-root)')
+    parser.add_argument('--data-root', default='data/glyphs', help='where the glyphs are rendered')
     parser.add_argument(
         '--budget',
         type=float,
         dest='budget_s',
-        help='pre-training wall-clock budget T per arm, seconds (default 300)')
-    parser.add_argument('--seeds', type=int, nargs='+', help='fine-tuning seeds (default 0 1 2)')
-    for name in ('num_labeled', 'num_val', 'num_test', 'num_unlabeled', 'finetune_epochs',
-                 'batch_size', 'workers'):
+        help='pre-training wall-clock budget T per run, seconds (default 400)')
+    parser.add_argument('--seeds', type=int, nargs='+', help='seeds (default 0 1 2)')
+    for name in SIZES:
         parser.add_argument(f'--{name.replace("_", "-")}', type=int, dest=name)
     parser.add_argument('--work-dir', default='work_dirs/pretrain_gain')
-    parser.add_argument('--data-root', default='data/gain')
-    parser.add_argument('--json', default='docs/pretraining_gain/pretraining_gain.json')
-    parser.add_argument('--plot', default='docs/pretraining_gain/pretraining_gain.png')
+    parser.add_argument('--json', help='results file (default <work-dir>/pretraining_gain.json)')
+    parser.add_argument('--plot', help='plot (default <work-dir>/pretraining_gain.png)')
+    parser.add_argument(
+        '--publish',
+        action='store_true',
+        help='write the JSON and plot into docs/pretraining_gain/ and regenerate the tables '
+        'of the pages (docs/en/pretraining_gain.md, README.md; tools/misc/update_docs_tables.py)')
     args = parser.parse_args(argv)
-    for name in ('budget_s', 'seeds', 'num_labeled', 'num_val', 'num_test', 'num_unlabeled',
-                 'finetune_epochs', 'batch_size', 'workers'):
+    for name in ('budget_s', ) + SIZES:
         value = getattr(args, name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        if value is not None and value < 0:
             parser.error(f'--{name.replace("_", "-")} must not be negative, got {value}')
+    if args.parallel is not None and args.parallel not in (1, 2):
+        parser.error(f'--parallel must be 1 or 2, got {args.parallel}')
+    if args.publish and (args.tiny or args.pilot or args.data or args.json or args.plot):
+        parser.error('--publish is for the full run on the generated glyphs only (no --tiny, '
+                     '--pilot, --data, --json or --plot)')
     return args
 
 
@@ -62,40 +90,37 @@ def settings_from(args: argparse.Namespace) -> GainSettings:
         value = getattr(args, f.name, None)
         if value is not None:
             setattr(settings, f.name, value)
+    settings.pilot = args.pilot
     return settings
 
 
-def table(results: dict) -> str:
-    """A Markdown table: per arm pre-training iterations, mean, std and every seed."""
-    summary, pre = results['summary'], results['pretrain']
-    lines = [
-        '| arm | pre-training iters (run s) | test top-1 mean | std | seeds | '
-        'val mean |', '|---|---|---|---|---|---|'
-    ]
-    for arm in ARMS:
-        s = summary['arms'][arm]
-        iters = '-' if arm == 'random' else \
-            f"{pre[arm]['iters']} ({pre[arm]['wall_s']:.0f})"
-        seeds = ', '.join(f'{v:.3f}' for v in s['values'])
-        lines.append(f"| {arm} | {iters} | {s['mean']:.3f} | {s['std']:.3f} | {seeds} | "
-                     f"{s['val_mean']:.3f} |")
-    lines.append(f"\nGreenMIM - random: {summary['gain']:+.3f} (2 x pooled std "
-                 f"{2 * summary['pooled_std']:.3f}); GreenMIM >= SimMIM: "
-                 f"{summary['greenmim_ge_simmim']}; separates: {summary['separates']}. "
-                 f"Total {results['total_s'] / 60:.1f} min.")
-    return '\n'.join(lines)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> dict:
-    """Run the experiment, write the JSON and the plot, print the table; returns the results."""
+    """Run the experiment, write the JSON, the plot and the tables; returns the results."""
     args = parse_args(argv)
-    results = run_experiment(ROOT, args.work_dir, args.data_root, settings_from(args))
-    os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-    with open(args.json, 'w') as f:
+    if args.publish:
+        paths = {k: osp.join(ROOT, v) for k, v in PUBLISHED.items()}
+    else:
+        paths = dict(
+            json=args.json or osp.join(args.work_dir, 'pretraining_gain.json'),
+            plot=args.plot or osp.join(args.work_dir, 'pretraining_gain.png'))
+    results = run_experiment(
+        args.work_dir,
+        args.data or args.data_root,
+        settings_from(args),
+        user_data=args.data is not None)
+    os.makedirs(osp.dirname(osp.abspath(paths['json'])), exist_ok=True)
+    with open(paths['json'], 'w') as f:
         json.dump(results, f, indent=1)
-    plot_results(results, args.plot)
-    print(table(results))
-    print(f'wrote {args.json} and {args.plot}')
+    if args.pilot:
+        print(criteria_text(results['summary']['lr']))
+        print(f'(pilot, val accuracy) wrote {paths["json"]}')
+        return results
+    plot_results(results, paths['plot'])
+    if args.publish:  # the tables of docs/en/*.md and README.md that read the JSON
+        for page in update(ROOT):
+            print(f'updated {page}')
+    print(results_table(Result(paths['json'], results)))
+    print(f'wrote {paths["json"]} and {paths["plot"]}')
     return results
 
 

@@ -1,13 +1,15 @@
 # mmpretrain's SimMIM on the same small Swin, images, crops and schedule as
-# greenmim_swin-nano_64px_pretrain.py: arm (c) of the pretraining-gain experiment
+# greenmim_swin-nano_32px_pretrain.py: the SimMIM arm of the pretraining-gain experiment
 # (docs/en/pretraining_gain.md). SimMIM's own recipe otherwise: a mask token fills the masked
-# patches (the encoder computes all of them), mask ratio 0.6 in 16-px units (the same unit as
-# GreenMIM's), a linear decoder and an L1 loss on the masked pixels.
-#   python tools/train.py configs/pretrain_gain/simmim_swin-nano_64px_pretrain.py
-_base_ = ['./greenmim_swin-nano_64px_pretrain.py']
+# patches (the encoder computes all 256 tokens), mask ratio 0.6 in 8-px units (the same unit
+# as GreenMIM's), a linear decoder (1x1 conv + pixel shuffle) and an L1 loss on the masked
+# raw pixels.
+#   python tools/train.py configs/pretrain_gain/simmim_swin-nano_32px_pretrain.py
+_base_ = ['./greenmim_swin-nano_32px_pretrain.py']
 
-img_size = 64
-mask_unit = 16
+img_size = 32
+patch_size = 2
+mask_unit = 8
 model = dict(
     _delete_=True,
     type='SimMIM',
@@ -20,6 +22,7 @@ model = dict(
         type='SimMIMSwinTransformer',
         arch=dict(embed_dims=48, depths=[2, 2, 2], num_heads=[3, 6, 12]),
         img_size=img_size,
+        patch_cfg=dict(kernel_size=patch_size, stride=patch_size),
         stage_cfgs=dict(block_cfgs=dict(window_size=4)),
         drop_path_rate=0.0,
         out_indices=(2, ),
@@ -30,7 +33,7 @@ model = dict(
     neck=dict(type='SimMIMLinearDecoder', in_channels=192, encoder_stride=mask_unit),
     head=dict(
         type='SimMIMHead',
-        patch_size=4,
+        patch_size=patch_size,
         loss=dict(type='PixelReconstructionLoss', criterion='L1', channel=3)))
 
 train_pipeline = [
@@ -41,12 +44,11 @@ train_pipeline = [
         crop_ratio_range=(0.5, 1.0),
         backend='pillow',
         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
     dict(
         type='SimMIMMaskGenerator',
         input_size=img_size,
         mask_patch_size=mask_unit,
-        model_patch_size=4,
+        model_patch_size=patch_size,
         mask_ratio=0.6),
     dict(type='PackInputs')  # packs the mask as a tensor
 ]

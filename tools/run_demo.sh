@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end GreenMIM demo (`make demo`), sized for 2 CPU cores and well under 10 minutes
+# The end-to-end GreenMIM demo (`make demo`), sized for 2 CPU cores: about 12 minutes
 # after installation:
 #
 #   1. data/demo: generated COCO-style shapes (skipped when present)

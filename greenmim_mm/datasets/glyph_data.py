@@ -43,14 +43,13 @@ import json
 import os
 import os.path as osp
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 CLASSES = ('3', '4', 'A', 'E', 'H', 'K', 'M', 'R', 'T', 'Y')
 SPLIT_STREAMS = {'unlabeled': 0, 'train': 1, 'val': 2, 'test': 3}
-LABELED_SPLITS = ('train', 'val', 'test')
 SUPERSAMPLE = 4  # glyphs are drawn at 4x the size, then box-filtered down
 MIN_CONTRAST = 90  # least luminance difference (of 255) between glyph and background
 HEIGHT_RANGE = (0.6, 0.9)  # glyph height / image height
@@ -277,48 +276,65 @@ def save_png(img: np.ndarray, path: str) -> None:
 # ----------------------------------------------------------------------------- splits
 
 
-def write_unlabeled(out: str,
-                    num: int,
-                    classes: Sequence[str],
-                    fonts: Sequence[str],
-                    seed: int,
-                    size: int,
-                    palette: str = 'colour') -> List[str]:
-    """Write ``num`` unlabeled glyphs (characters drawn uniformly from ``classes``).
+def split_images(split: str, count: int, classes: Sequence[str],
+                 seed: int) -> Iterator[Tuple[str, str, np.random.Generator]]:
+    """Every image of a split: its path, its character and its own random stream.
+
+    The unlabeled pool has ``count`` images, image ``i`` seeded by ``(seed, split, i)``, its
+    character the stream's first draw (uniform over ``classes``). A labeled split has
+    ``count`` images of every class, image ``i`` of class ``k`` seeded by
+    ``(seed, split, k, i)``.
+
+    Args:
+        split (str): A key of :data:`SPLIT_STREAMS`.
+        count (int): Images (unlabeled) or images per class (labeled splits).
+        classes (Sequence[str]): One character per class.
+        seed (int): Random seed.
+
+    Yields:
+        tuple[str, str, np.random.Generator]: The path relative to the output root, the
+        character, and the stream that draws the rest of the image.
+    """
+    stream = SPLIT_STREAMS[split]
+    if split == 'unlabeled':
+        for i in range(count):
+            rng = np.random.default_rng([seed, stream, i])
+            char = classes[int(rng.integers(len(classes)))]
+            yield osp.join(split, f'{i // PER_FOLDER:03d}', f'{i:06d}.png'), char, rng
+        return
+    for k, char in enumerate(classes):
+        for i in range(count):
+            rng = np.random.default_rng([seed, stream, k, i])
+            yield osp.join(split, char, f'{i:04d}.png'), char, rng
+
+
+def write_split(out: str,
+                split: str,
+                count: int,
+                classes: Sequence[str],
+                fonts: Sequence[str],
+                seed: int,
+                size: int,
+                palette: str = 'colour') -> List[str]:
+    """Render and write the images of :func:`split_images` under ``out``.
+
+    Args:
+        out (str): Output root.
+        split (str): A key of :data:`SPLIT_STREAMS`.
+        count (int): Images (unlabeled) or images per class (labeled splits).
+        classes (Sequence[str]): One character per class.
+        fonts (Sequence[str]): Font files to choose from.
+        seed (int): Random seed.
+        size (int): Image side in pixels.
+        palette (str): See :func:`sample_colours`. Defaults to ``'colour'``.
 
     Returns:
         list[str]: The paths written, relative to ``out``.
     """
     names = []
-    for i in range(num):
-        rng = np.random.default_rng([seed, SPLIT_STREAMS['unlabeled'], i])
-        char = classes[int(rng.integers(len(classes)))]
-        name = osp.join('unlabeled', f'{i // PER_FOLDER:03d}', f'{i:06d}.png')
+    for name, char, rng in split_images(split, count, classes, seed):
         save_png(render_glyph(rng, char, fonts, size, palette), osp.join(out, name))
         names.append(name)
-    return names
-
-
-def write_labeled(out: str,
-                  split: str,
-                  per_class: int,
-                  classes: Sequence[str],
-                  fonts: Sequence[str],
-                  seed: int,
-                  size: int,
-                  palette: str = 'colour') -> List[str]:
-    """Write ``per_class`` glyphs of every class under ``out/<split>/<class>/``.
-
-    Returns:
-        list[str]: The paths written, relative to ``out``.
-    """
-    names = []
-    for k, char in enumerate(classes):
-        for i in range(per_class):
-            rng = np.random.default_rng([seed, SPLIT_STREAMS[split], k, i])
-            name = osp.join(split, char, f'{i:04d}.png')
-            save_png(render_glyph(rng, char, fonts, size, palette), osp.join(out, name))
-            names.append(name)
     return names
 
 
@@ -361,14 +377,12 @@ def generate(out: str,
         if not font_files:
             raise ValueError(f'no usable font starts with {list(fonts)}; the usable ones: '
                              f'{[osp.basename(f) for f in usable_fonts(chars)]}')
+    sizes = dict(
+        unlabeled=num_unlabeled, train=train_per_class, val=val_per_class, test=test_per_class)
     counts = {
-        'unlabeled':
-        len(write_unlabeled(out, num_unlabeled, chars, font_files, seed, size, palette))
+        split: len(write_split(out, split, sizes[split], chars, font_files, seed, size, palette))
+        for split in SPLIT_STREAMS
     }
-    per_class = dict(train=train_per_class, val=val_per_class, test=test_per_class)
-    for split in LABELED_SPLITS:
-        counts[split] = len(
-            write_labeled(out, split, per_class[split], chars, font_files, seed, size, palette))
     spec = dict(
         seed=seed,
         size=size,

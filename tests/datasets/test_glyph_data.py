@@ -66,6 +66,27 @@ def test_same_seed_same_bytes_and_test_never_in_the_pool(glyphs, tmp_path):
     assert len(set(labeled)) == len(labeled) and not pool & set(labeled)
 
 
+def test_every_image_is_drawn_from_its_own_documented_stream(glyphs):
+    """Unlabeled image i: stream (seed, 0, i), its first draw the character; image i of class
+    k in train/val/test: stream (seed, 1|2|3, k, i). Pins the streams, not the renderer."""
+    fonts = [
+        f for f in glyph_data.usable_fonts(CLASSES) if osp.basename(f).startswith(glyph_data.FONTS)
+    ]
+
+    def pixels(*parts: str) -> np.ndarray:
+        return np.asarray(Image.open(osp.join(glyphs, *parts)))
+
+    for i in (0, 29):
+        rng = np.random.default_rng([0, 0, i])
+        char = CLASSES[int(rng.integers(len(CLASSES)))]
+        expected = glyph_data.render_glyph(rng, char, fonts, 32, 'ink')
+        assert np.array_equal(pixels('unlabeled', '000', f'{i:06d}.png'), expected)
+    for split, stream, k, i in (('train', 1, 0, 1), ('val', 2, 1, 0), ('test', 3, 2, 2)):
+        rng = np.random.default_rng([0, stream, k, i])
+        expected = glyph_data.render_glyph(rng, CLASSES[k], fonts, 32, 'ink')
+        assert np.array_equal(pixels(split, CLASSES[k], f'{i:04d}.png'), expected)
+
+
 def test_glyph_height_and_position():
     fonts = glyph_data.usable_fonts(''.join(glyph_data.CLASSES))
     big = 128

@@ -50,6 +50,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 CLASSES = ('3', '4', 'A', 'E', 'H', 'K', 'M', 'R', 'T', 'Y')
 SPLIT_STREAMS = {'unlabeled': 0, 'train': 1, 'val': 2, 'test': 3}
+# generate()'s image counts per split (also the command line's options)
+COUNT_ARGS = ('num_unlabeled', 'train_per_class', 'val_per_class', 'test_per_class')
 SUPERSAMPLE = 4  # glyphs are drawn at 4x the size, then box-filtered down
 MIN_CONTRAST = 90  # least luminance difference (of 255) between glyph and background
 HEIGHT_RANGE = (0.6, 0.9)  # glyph height / image height
@@ -101,7 +103,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.size < 8:
         parser.error(f'--size must be at least 8, got {args.size}')
-    for name in ('num_unlabeled', 'train_per_class', 'val_per_class', 'test_per_class'):
+    for name in COUNT_ARGS:
         if getattr(args, name) < 0:
             parser.error(f'--{name.replace("_", "-")} must not be negative')
     if len(set(args.classes)) != len(args.classes) or not args.classes.isalnum():
@@ -402,10 +404,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, int]:
         args.out,
         seed=args.seed,
         size=args.size,
-        num_unlabeled=args.num_unlabeled,
-        train_per_class=args.train_per_class,
-        val_per_class=args.val_per_class,
-        test_per_class=args.test_per_class,
+        **{name: getattr(args, name)
+           for name in COUNT_ARGS},
         classes=args.classes,
         palette=args.palette,
         fonts=None if args.fonts == ['all'] else args.fonts)

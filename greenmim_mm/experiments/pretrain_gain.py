@@ -276,13 +276,11 @@ def elapsed_at(records: Sequence[dict], iters: Sequence[int]) -> List[float]:
 
 def generated_data(data_root: str, settings: GainSettings) -> str:
     """Render the glyphs into ``data_root`` unless the same set is there; returns it."""
-    from ..datasets.glyph_data import generate
+    from ..datasets.glyph_data import COUNT_ARGS, generate
     spec = dict(
         seed=settings.data_seed,
-        num_unlabeled=settings.num_unlabeled,
-        train_per_class=settings.train_per_class,
-        val_per_class=settings.val_per_class,
-        test_per_class=settings.test_per_class,
+        **{name: getattr(settings, name)
+           for name in COUNT_ARGS},
         palette=settings.palette,
         fonts=settings.fonts)
     stamp = osp.join(data_root, 'gain_data.json')

@@ -91,40 +91,36 @@ def build_authors_model(path: str, arch: Optional[str], img: int) -> nn.Module:
 
     swin, base = import_authors_modeling(path)
     spec = MMSwin.arch_zoo[arch or 'base']
-    norm = partial(nn.LayerNorm, eps=1e-6)
+    # what their encoder and their decoder are both built with
+    common = dict(
+        in_chans=3,
+        mlp_ratio=4,
+        qkv_bias=True,
+        qk_scale=None,
+        drop_rate=0.0,
+        drop_path_rate=0.0,
+        norm_layer=partial(nn.LayerNorm, eps=1e-6))
     encoder = swin.SwinTransformer(
         img_size=img,
         patch_size=4,
-        in_chans=3,
         embed_dim=spec['embed_dims'],
         depths=list(spec['depths']),
         num_heads=list(spec['num_heads']),
         window_size=7,
-        mlp_ratio=4,
-        qkv_bias=True,
-        qk_scale=None,
-        drop_rate=0.0,
-        drop_path_rate=0.0,
         ape=False,
         patch_norm=True,
         use_checkpoint=False,
-        norm_layer=norm)
+        **common)
     return base.MaskedAutoencoder(
         encoder,
         embed_dim=spec['embed_dims'] * 8,
         patch_size=32,
-        in_chans=3,
-        mlp_ratio=4,
-        qkv_bias=True,
-        qk_scale=None,
-        drop_rate=0.0,
-        drop_path_rate=0.0,
-        norm_layer=norm,
         decoder_num_patches=(img // 32)**2,
         decoder_embed_dim=512,
         decoder_depth=1,
         decoder_num_heads=16,
-        norm_pix_loss=True)
+        norm_pix_loss=True,
+        **common)
 
 
 def authors_param_groups(model: nn.Module, weight_decay: float) -> list:

@@ -1,14 +1,16 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: runner construction, run flags, defaults."""
 import argparse
+import contextlib
 import os
 import os.path as osp
-from typing import Optional
+from typing import Iterator, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ..compat import setup_cpu_distributed
+from ..compat import close_distributed, setup_cpu_distributed
+from .config_errors import registry_hints
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -30,6 +32,30 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+@contextlib.contextmanager
+def managed_runner(cfg: Config, config_path: str) -> Iterator[Runner]:
+    """:func:`build_runner`, with the clear error and the clean-up both tools wrap a run in.
+
+    A type the config names but no registry knows fails with
+    :class:`~.config_errors.UnregisteredTypeError` (models and hooks build here, datasets when
+    the run first reads them, so the ``with`` body is covered too); on the way out the
+    process group, if any, is closed (:func:`greenmim_mm.compat.close_distributed`).
+
+    Args:
+        cfg (Config): The merged config.
+        config_path (str): The config file, named in the error.
+
+    Yields:
+        Runner: The runner.
+    """
+    with registry_hints(config_path):
+        runner = build_runner(cfg)
+        try:
+            yield runner
+        finally:
+            close_distributed()
 
 
 def parse_with_run_arguments(parser: argparse.ArgumentParser,
@@ -72,9 +98,22 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def default_work_dir(config_path: str) -> str:
-    """``./work_dirs/<config name>``, the default work directory of a config file."""
-    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+def merge_launcher_and_work_dir(cfg: Config, args: argparse.Namespace) -> None:
+    """Set ``cfg.launcher`` from ``--launcher`` and ``cfg.work_dir`` as both upstream tools do.
+
+    The work directory's priority: ``--work-dir``, then the config's ``work_dir``, then
+    ``./work_dirs/<config file name without .py>``.
+
+    Args:
+        cfg (Config): The config to modify in place.
+        args (argparse.Namespace): Parsed arguments with ``config``, ``work_dir`` and
+            ``launcher``.
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
 
 def drop_persistent_workers_without_workers(cfg: Config) -> None:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-from .common import (cuda_available, default_work_dir, drop_persistent_workers_without_workers,
-                     parse_with_run_arguments)
+from .common import (cuda_available, drop_persistent_workers_without_workers, managed_runner,
+                     merge_launcher_and_work_dir, parse_with_run_arguments)
 
 if TYPE_CHECKING:
     from mmengine.evaluator import DumpResults
@@ -114,14 +114,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: The same config, modified.
     """
-    cfg.launcher = args.launcher
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
-
+    merge_launcher_and_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
@@ -161,14 +154,7 @@ def main(argv: Optional[list] = None) -> dict:
     """
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    from ..compat import close_distributed
-    from .common import build_runner
-    from .config_errors import registry_hints
-    with registry_hints(args.config):
-        runner = build_runner(cfg)
+    with managed_runner(cfg, args.config) as runner:
         if args.out is not None:
             runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
-        try:
-            return runner.test()
-        finally:
-            close_distributed()
+        return runner.test()

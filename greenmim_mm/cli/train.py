@@ -24,8 +24,8 @@ from typing import Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-from .common import (DATALOADERS, cuda_available, default_work_dir,
-                     drop_persistent_workers_without_workers, parse_with_run_arguments)
+from .common import (DATALOADERS, cuda_available, drop_persistent_workers_without_workers,
+                     managed_runner, merge_launcher_and_work_dir, parse_with_run_arguments)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -164,13 +164,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_dataloader = None
         cfg.val_evaluator = None
 
-    cfg.launcher = args.launcher
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
+    merge_launcher_and_work_dir(cfg, args)
 
     if args.amp:
         enable_amp(cfg, cuda=cuda_available())
@@ -204,12 +198,5 @@ def main(argv: Optional[list] = None) -> None:
     """
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    from ..compat import close_distributed
-    from .common import build_runner
-    from .config_errors import registry_hints
-    with registry_hints(args.config):  # models and hooks build here, datasets in train()
-        runner = build_runner(cfg)
-        try:
-            runner.train()
-        finally:
-            close_distributed()
+    with managed_runner(cfg, args.config) as runner:
+        runner.train()

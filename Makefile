@@ -12,6 +12,8 @@ XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile
 install:
 	@bash tools/install.sh
 
+# Writes work_dirs/demo/demo_result.json; DEMO_PUBLISH=1 also copies it into docs/demo/ and
+# regenerates the docs' tables (DEMO_BASELINE=1: the random-init baseline too).
 demo: install
 	@PYTHON=$(PYTHON) bash tools/run_demo.sh
 

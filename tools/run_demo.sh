@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The end-to-end GreenMIM demo (`make demo`), sized for 2 CPU cores: about 12 minutes
-# after installation:
+# The end-to-end GreenMIM demo (`make demo`), sized for 2 CPU cores (the measured times are
+# in docs/en/get_started.md):
 #
 #   1. data/demo: generated COCO-style shapes (skipped when present)
 #   2. GreenMIM pretraining of a small Swin on data/demo/pretrain, plus reconstruction pictures
 #   3. conversion of the pretrained backbone for mmdet (tools/model_converters/convert_checkpoint.py)
 #   4. Mask R-CNN fine-tuning on data/demo from that backbone, data-parallel over 2 processes,
 #      then tools/test.py: COCO bbox and segm AP on the val split, pictures of the predictions
-#   5. the results
+#   5. the results, written to $DEMO_WORK_DIR/demo_result.json (tools/misc/demo_result.py:
+#      mAP, AP50 and losses of each detector, the time of each phase, settings, machine, date)
 #   With DEMO_BASELINE=1, the same fine-tuning and test from random init before the results
-#   (the honest baseline; ~6.5 more minutes on 2 cores)
+#   (the honest baseline; as long again as step 4)
 #
 # Full logs go to $DEMO_WORK_DIR/*.log; the terminal shows progress only.
 #
@@ -18,6 +19,7 @@
 #   DEMO_WORK_DIR    outputs (default: work_dirs/demo)
 #   DEMO_BASELINE=1  also fine-tune and test from random init, same budget (the baseline)
 #   DEMO_PROCS       fine-tuning processes, batch 2 each (default 2; the recipe is 2 x 2)
+#   DEMO_PUBLISH=1   also copy demo_result.json to docs/demo/ and regenerate the docs' tables
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,14 +34,23 @@ export PYTHONWARNINGS=ignore  # import-time deprecation noise of the OpenMMLab s
 WORK=${DEMO_WORK_DIR:-work_dirs/demo}
 BASELINE=${DEMO_BASELINE:-0}
 PROCS=${DEMO_PROCS:-2}
+PUBLISH=${DEMO_PUBLISH:-0}
+DATA_SEED=0
 DATA=data/demo
 PRETRAIN_CFG=configs/demo/greenmim_demo_pretrain.py
 DET_CFG=configs/demo/mask-rcnn_greenmim_demo.py
 BACKBONE=$WORK/greenmim_backbone.pth
 STEP=0
 SECONDS=0
+PHASES=()       # --phase NAME=SECONDS of tools/misc/demo_result.py, one per finished phase
+PHASE_START=0
 
 say() { printf '[demo] %s\n' "$*"; }
+# phase_done NAME: the wall time since the previous phase ended belongs to NAME.
+phase_done() {
+    PHASES+=(--phase "$1=$((SECONDS - PHASE_START))")
+    PHASE_START=$SECONDS
+}
 step() {
     STEP=$((STEP + 1))
     printf '\n==> [%d/%d] %s   (%dm%02ds elapsed)\n' "$STEP" $((5 + BASELINE)) "$*" \
@@ -100,9 +111,10 @@ if [[ -f $DATA/annotations/instances_val.json && -d $DATA/pretrain ]]; then
     say "found $DATA ($(ls "$DATA"/val | wc -l) val images);" \
         "delete it (make clean-data) to regenerate"
 else
-    run "$WORK/make_demo_data.log" "$PYTHON" tools/dataset_converters/make_demo_data.py --out "$DATA" --seed 0
+    run "$WORK/make_demo_data.log" "$PYTHON" tools/dataset_converters/make_demo_data.py --out "$DATA" --seed "$DATA_SEED"
     tail -n 3 "$WORK/make_demo_data.log"
 fi
+phase_done data
 
 step "GreenMIM pretraining of the demo Swin ($PRETRAIN_CFG)"
 run "$WORK/pretrain.log" "$PYTHON" tools/train.py "$PRETRAIN_CFG" --work-dir "$WORK/pretrain"
@@ -111,12 +123,14 @@ say "checkpoint: $PRETRAINED"
 say "drawing reconstructions of 4 val images (never seen in pretraining)"
 run "$WORK/reconstruction.log" "$PYTHON" tools/visualization/visualize_reconstruction.py "$PRETRAIN_CFG" \
     "$PRETRAINED" "$DATA"/val/00000{1,2,3,4}.jpg --out "$WORK/reconstruction"
+phase_done pretraining
 
 step "Converting the pretrained backbone for mmdet"
 if ! "$PYTHON" tools/model_converters/convert_checkpoint.py "$PRETRAINED" "$BACKBONE" --config "$DET_CFG" 2>&1 \
         | tee "$WORK/convert.log"; then
     fail "$WORK/convert.log"
 fi
+phase_done conversion
 
 # One single-threaded process per core and batch 2 each: on 2 cores this doubles the images
 # seen in the same time (DDP's gradient all-reduce costs ~5%), where 2 OpenMP threads in one
@@ -125,9 +139,11 @@ export OMP_NUM_THREADS=1
 step "Fine-tuning and testing Mask R-CNN ($DET_CFG) from the GreenMIM backbone," \
     "$PROCS processes x batch 2"
 finetune det_greenmim "model.backbone.init_cfg.checkpoint=$BACKBONE" vis
+phase_done finetuning
 if [[ $BASELINE == 1 ]]; then
     step "The baseline: the same fine-tuning and test from random init"
     finetune det_scratch "model.backbone.init_cfg=None"
+    phase_done baseline
 fi
 
 step "Results on $DATA/val (COCO AP at IoU 0.50:0.95; AP50 in brackets)"
@@ -147,4 +163,17 @@ printf '  reconstructions (original | masked | reconstruction | + visible): %s/\
     "$WORK/reconstruction"
 printf '  detections (left: ground truth, right: prediction):  %s/\n' "${vis_dir:-<missing>}"
 printf '  logs: %s/*.log\n' "$WORK"
+
+# The result file: the metrics json of each test, the phases' times, settings, machine.
+result_args=(--work-dir "$WORK" --total-s "$SECONDS" "${PHASES[@]}" --procs "$PROCS"
+    --data-seed "$DATA_SEED" --pretrain-config "$PRETRAIN_CFG" --det-config "$DET_CFG")
+[[ $BASELINE == 1 ]] && result_args+=(--baseline)
+[[ $PUBLISH == 1 ]] && result_args+=(--publish)
+if ! "$PYTHON" tools/misc/demo_result.py "${result_args[@]}" > "$WORK/demo_result.log" 2>&1; then
+    fail "$WORK/demo_result.log"
+fi
+printf '  result file: %s\n' "$(grep -m 1 '^wrote ' "$WORK/demo_result.log" | sed 's/^wrote //')"
+if [[ $PUBLISH == 1 ]]; then
+    grep -E '^(published|updated) ' "$WORK/demo_result.log" | sed 's/^/  /' || true
+fi
 printf '\nDemo finished in %dm%02ds.\n' $((SECONDS / 60)) $((SECONDS % 60))

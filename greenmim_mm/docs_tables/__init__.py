@@ -6,7 +6,10 @@ metafiles.
 - :mod:`.markers`: the ``<!-- table:NAME -->`` blocks of a page;
 - :mod:`.pages`: regenerate the pages (:func:`update`) or list what differs
   (:func:`differences`); :mod:`.cli` is ``tools/misc/update_docs_tables.py``;
-- :mod:`.benchmark_tables`, :mod:`.profile_tables`, :mod:`.gain_tables`: the renderers.
+- :mod:`.benchmark_tables`, :mod:`.profile_tables`, :mod:`.compile_tables`,
+  :mod:`.gain_tables`, :mod:`.demo_tables`: the renderers of the tools' result files;
+  :mod:`.transcribed_tables`: of figures whose raw outputs were not kept, transcribed once
+  into a file with a ``transcribed_from`` field (every table of such a file says so).
 """
 from .formatting import Result
 from .markers import Block, find_blocks, replace_blocks

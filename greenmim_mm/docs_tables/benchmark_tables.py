@@ -91,12 +91,26 @@ def headline(result: Result) -> str:
     return text + f" ({precision(result)}, {result.data['machine']['cpu']}, {run_date(result)})"
 
 
-def speedups_sentence(result: Result) -> str:
-    """The speed-ups of a run as one sentence with its optimizers, file and machine."""
+def speedups_sentence(result: Result, memory: bool = False) -> str:
+    """The speed-ups of a run as one sentence with its optimizers, file and machine.
+
+    Args:
+        result (Result): A benchmark run.
+        memory (bool): Add the step memory of the cases that measured it. Defaults to False.
+
+    Returns:
+        str: One paragraph.
+    """
     cases = ', '.join(f"{times(c['speedup'])} at {c['img']} px batch {c['batch']}"
                       for c in result.data['cases'])
-    return (f'Speed-ups, {optimizers(result)}, in {source(result)}: {cases}. '
-            f'{machine_line(result)}')
+    text = f'Speed-ups, {optimizers(result)}, in {source(result)}: {cases}'
+    if memory:
+        text += ''.join(f"; step memory at {c['img']} px batch {c['batch']} "
+                        f"{c['memory']['greenmim']['step_bytes'] / 2**30:.1f} / "
+                        f"{c['memory']['simmim']['step_bytes'] / 2**30:.1f} GiB (GreenMIM / "
+                        f"{baseline_name(result)}, {times(c['memory']['step_ratio'])})"
+                        for c in result.data['cases'] if 'memory' in c)
+    return f'{text}. {machine_line(result)}'
 
 
 def _padding(result: Result) -> str:

@@ -38,7 +38,10 @@ def main(argv: Optional[List[str]] = None, root: Optional[str] = None) -> int:
         return 1
     if args.list:
         for name, table in TABLES.items():
-            print(f"{name}: {', '.join(table.sources)}{' (inline)' if table.inline else ''}")
+            optional = f" (and, where it exists, {', '.join(table.optional)})" \
+                if table.optional else ''
+            print(f"{name}: {', '.join(table.sources)}{optional}"
+                  f"{' (inline)' if table.inline else ''}")
         return 0
     if args.check:
         problems = differences(args.root)

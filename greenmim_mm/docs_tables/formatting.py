@@ -78,7 +78,24 @@ def machine_line(result: Result, load: bool = True) -> str:
     parts.append(f"torch {m['torch']}")
     if load and m.get('load_avg'):
         parts.append(f"load average {m['load_avg'][0]:.1f} at start")
-    return f"Machine: {', '.join(parts)}; {run_date(result)}."
+    return f"Machine: {', '.join(parts)}; {run_date(result)}.{transcription_note(result)}"
+
+
+def transcription_note(result: Result) -> str:
+    """A sentence saying where a transcribed result file's figures come from, or ``''``.
+
+    A run whose raw output was not kept is committed once, transcribed from the notes or
+    pages that held its figures, with a ``transcribed_from`` field saying so; every table
+    that shows it says so too.
+
+    Args:
+        result (Result): A result file.
+
+    Returns:
+        str: ``' Transcribed from <transcribed_from>.'``, or ``''`` for a tool's own output.
+    """
+    source = result.data.get('transcribed_from')
+    return f' Transcribed from {source.rstrip(".")}.' if source else ''
 
 
 def _platform_name(platform: str) -> str:

@@ -124,3 +124,43 @@ def summary_table(result: Result) -> str:
         lines.append(f"| {LABELS[arm]} | {fmt_stats(lr['arms'][arm])} | "
                      f"{fmt_stats(knn['arms'][arm])} | {when} |")
     return '\n'.join(lines)
+
+
+def step_ratio(result: Result) -> str:
+    """How many GreenMIM steps fit in one SimMIM step (the calibration), e.g. ``1.6``."""
+    c = result.data['calibration']
+    return f"{c['simmim']['step_s'] / c['greenmim']['step_s']:.1f}"
+
+
+def _seconds_at(curve: list, fraction: float) -> float:
+    """The measured training time at ``fraction`` of T, interpolated between checkpoints."""
+    points = [(0., 0.)] + [(c['fraction'], c['seconds']) for c in curve]
+    for (f0, s0), (f1, s1) in zip(points, points[1:]):
+        if f0 <= fraction <= f1:
+            return s0 + (fraction - f0) / (f1 - f0) * (s1 - s0)
+    raise ValueError(f'fraction {fraction} outside the curve')
+
+
+def time_to_simmim(result: Result) -> str:
+    """One clause: when GreenMIM reaches SimMIM's accuracy at T, as a fraction of T and as
+    measured training time, against SimMIM's time to T."""
+    lr = result.data['summary']['lr']
+    when = lr.get('time_to_simmim')
+    if when is None:
+        return 'GreenMIM does not reach it within T'
+    greenmim = _seconds_at(lr['curves']['greenmim'], when)
+    simmim = lr['curves']['simmim'][-1]['seconds']
+    return (f'{fraction_text(when)} by interpolation; about {greenmim:.0f} s of measured '
+            f"training against SimMIM's {simmim:.0f} s")
+
+
+def run_times(result: Result) -> str:
+    """One clause: the measured training time of each arm's runs (their last checkpoints)
+    and the load average at the start and the end of the experiment."""
+    parts = []
+    for arm, runs in result.data['pretrain'].items():
+        seconds = [r['checkpoints'][-1]['elapsed_s'] for r in runs]
+        parts.append(f'the {LABELS[arm]} runs took {min(seconds):.0f}-{max(seconds):.0f} s')
+    load = (result.data['machine']['load_average'][0], result.data['load_average_end'][0])
+    return (f"{' and '.join(parts)} of measured training (load average {load[0]:.1f} at the "
+            f'start of the experiment, {load[1]:.1f} at its end)')

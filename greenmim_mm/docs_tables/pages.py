@@ -52,6 +52,10 @@ class Renderer:
                 self._loaded[path] = Result(path, json.load(f))
         return self._loaded[path]
 
+    def load_optional(self, path: str) -> Optional[Result]:
+        """The result file at ``path``, or None where it does not exist."""
+        return self.load(path) if osp.exists(osp.join(self.root, path)) else None
+
     def render(self, block: Block) -> str:
         """The generated body of ``block``.
 
@@ -69,10 +73,17 @@ class Renderer:
                 'a block (markers on lines of their own)'
             raise ValueError(f'table {block.name!r} is {kind}')
         try:
-            return table.render(*(self.load(p) for p in table.sources))
+            return table.render(*(self.load(p) for p in table.sources),
+                                *(self.load_optional(p) for p in table.optional))
         except (KeyError, IndexError, TypeError, ValueError, FileNotFoundError) as err:
-            raise ValueError(f"table {block.name!r} from {', '.join(table.sources)}: "
+            raise ValueError(f"table {block.name!r} from {', '.join(self.files(table))}: "
                              f'{type(err).__name__}: {err}') from err
+
+    def files(self, table: Table) -> List[str]:
+        """The result files ``table`` reads in this checkout: its sources and those of its
+        optional files that exist."""
+        return list(
+            table.sources) + [p for p in table.optional if osp.exists(osp.join(self.root, p))]
 
     def page(self, path: str) -> str:
         """The page at ``path`` with every table regenerated."""
@@ -100,19 +111,23 @@ def differences(root: str, tables: Optional[Mapping[str, Table]] = None) -> List
     renderer = Renderer(root, tables)
     problems, shown = [], set()
     for path in page_paths(root):
+        with open(osp.join(root, path), encoding='utf-8') as f:
+            old = f.read()
         try:
             new = renderer.page(path)
         except ValueError as err:
             problems.append(str(err))
+            try:  # its other tables are shown there: one problem, not one per table
+                shown.update(b.name for b in find_blocks(old))
+            except ValueError:
+                pass
             continue
-        with open(osp.join(root, path), encoding='utf-8') as f:
-            old = f.read()
         for block, fresh in zip(find_blocks(old), find_blocks(new)):
             shown.add(block.name)
             if block.body != fresh.body:
                 problems.append(f'{path}: table {block.name!r} differs from '
-                                f"{', '.join(renderer.tables[block.name].sources)}")
-    read = {p for t in renderer.tables.values() for p in t.sources}
+                                f"{', '.join(renderer.files(renderer.tables[block.name]))}")
+    read = {p for t in renderer.tables.values() for p in t.sources + t.optional}
     problems += [
         f'{p} is read by no table: add an entry to greenmim_mm/docs_tables/registry.py'
         for p in result_paths(root) if p not in read

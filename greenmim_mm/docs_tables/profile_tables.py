@@ -2,7 +2,7 @@
 from typing import List, Optional
 
 from .benchmark_tables import baseline_name, model_name, optimizers, precision
-from .formatting import Result, count, machines_line, megabytes, source, table
+from .formatting import Result, count, machines_line, megabytes, run_date, source, table, times
 
 # The contenders besides GreenMIM that a profile may hold, in the table's column order, and
 # their column titles (the baseline's is SimMIM or the dense Twins model).
@@ -161,3 +161,27 @@ def versus_summary(amp: Result) -> str:
     return (f"on {machine.get('cpu', 'a CPU')} with native bf16 ({machine.get('threads')} "
             f"thread{'s' if machine.get('threads') != 1 else ''}), that step is " +
             ' and '.join(parts))
+
+
+def earlier_run_sentence(result: Result) -> str:
+    """One clause on a profiled run with the authors' code: each contender's step CPU time
+    and ours against theirs outside the GEMMs, with the run's file, load and date.
+
+    Args:
+        result (Result): A ``--profile --authors-code`` run.
+
+    Returns:
+        str: ``an earlier ... run (file, load ..., date) gave ...``.
+    """
+    case = result.data['cases'][0]
+    m = result.data['machine']
+    cpu = {
+        n: f"{1e3 * case[n]['step_cpu_s_median']:,.0f} ms"
+        for n in ('greenmim', 'simmim', 'authors')
+    }
+    load = f", load average {m['load_avg'][0]:.1f} at start" if m.get('load_avg') else ''
+    return (f"an earlier {precision(result).split()[0]} run ({source(result)}{load}, "
+            f"{run_date(result)}) gave {cpu['greenmim']} of step CPU time for ours against the "
+            f"authors' {cpu['authors']} and {baseline_name(result)}'s {cpu['simmim']}, and "
+            f"{times(case['outside_gemm_vs_authors'])} the authors' profiled time outside the "
+            f"GEMMs, {times(case['outside_gemm_cpu_vs_authors'])} in CPU time")

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from greenmim_mm.docs_tables import TABLES, differences, page_paths, result_paths, update
+from greenmim_mm.docs_tables import TABLES, Block, differences, page_paths, result_paths, update
 from greenmim_mm.docs_tables.pages import Renderer
 from tests.helpers import REPO_ROOT
 
@@ -19,9 +19,25 @@ def test_pages_match_their_result_files():
 
 
 def test_every_result_file_and_table_is_in_use():
-    read = {p for t in TABLES.values() for p in t.sources}
+    read = {p for t in TABLES.values() for p in t.sources + t.optional}
     assert set(result_paths(REPO_ROOT)) <= read
     assert 'README.md' in page_paths(REPO_ROOT)
+
+
+def test_transcribed_figures_say_so_wherever_shown():
+    """A result file transcribed from earlier notes (``transcribed_from``) is never shown as
+    a tool's own output: every table that reads it says "transcribed"."""
+    renderer = Renderer(REPO_ROOT)
+    transcribed = set()
+    for path in result_paths(REPO_ROOT):
+        if 'transcribed_from' in renderer.load(path).data:
+            transcribed.add(path)
+    assert {'docs/demo/demo_transcribed.json',
+            'docs/benchmark/benchmark_cuda_h100.json'} <= transcribed
+    for name, table in TABLES.items():
+        if transcribed & set(table.sources + table.optional):
+            block = Block(name, table.inline, '', 0, 0)
+            assert 'ranscribed' in renderer.render(block), name
 
 
 @pytest.fixture
@@ -58,6 +74,28 @@ def test_a_changed_figure_fails_until_regenerated(checkout):
     assert differences(str(checkout)) == []
     assert '9.88x at 224 px batch 8' in (checkout / 'README.md').read_text()
     assert update(str(checkout)) == []  # nothing left to change
+
+
+def test_a_changed_transcribed_figure_fails_until_regenerated(checkout):
+
+    def slower(data):
+        data['demo_model']['first_compiled_step_s']['empty_cache'] = 300
+
+    _edit_json(checkout / 'docs/benchmark/compile_transcribed.json', slower)
+    assert differences(str(checkout)) == [
+        "docs/en/torch_compile.md: table 'compile_demo_model' differs from "
+        'docs/benchmark/compile_transcribed.json'
+    ]
+
+    def earlier_demo(data):
+        data['runs'][0]['detectors']['greenmim']['bbox_mAP'] = 0.5
+
+    _edit_json(checkout / 'docs/demo/demo_transcribed.json', earlier_demo)
+    problems = differences(str(checkout))
+    assert "docs/en/detection.md: table 'demo_detectors' differs from " \
+        'docs/demo/demo_transcribed.json' in problems
+    assert sorted(update(str(checkout))) == ['docs/en/detection.md', 'docs/en/torch_compile.md']
+    assert '| 300 s |' in (checkout / 'docs/en/torch_compile.md').read_text()
 
 
 def test_a_hand_edited_table_fails(checkout):

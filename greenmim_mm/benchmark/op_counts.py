@@ -22,7 +22,10 @@ step runs there) and lists the ATen operations with the most self time. It split
 self time into the matrix multiplies (:data:`GEMM_OPS`: the kernels of ``linear``,
 ``matmul``, ``einsum`` and the convolutions, forward and backward) and everything else: with
 bfloat16 matmuls on a CPU with AMX, or on a GPU, the time outside the GEMMs decides the step,
-and it compares implementations even on a CPU that emulates bfloat16.
+and it compares implementations even on a CPU that emulates bfloat16. A GEMM's time is its
+whole time, the operations it calls included: where the CPU has no bfloat16 GEMM kernel
+(AVX2 only), torch's fallback runs each matrix product as thousands of ``select`` /
+``as_strided`` / nested ``mm`` calls, which belong to the GEMM, not to the time around it.
 """
 from collections import Counter
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -167,8 +170,9 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
         dict: ``sort_by`` (``'self_cpu'`` or ``'self_cuda'``), ``step_s`` (wall time of the
         profiled step, profiler overhead included), ``profiled_aten_calls`` (every
         ``aten::`` event the profiler recorded, nested calls included), ``gemm_ops`` (the
-        names of :data:`GEMM_OPS` that ran), ``gemm_ms`` and ``gemm_calls`` (self time and
-        calls of those), ``aten_self_ms`` (self time of every ``aten::`` event),
+        names of :data:`GEMM_OPS` that ran), ``gemm_ms`` and ``gemm_calls`` (time and calls of
+        those; on CPU the whole time of the outermost GEMM calls, what they call included),
+        ``aten_self_ms`` (self time of every ``aten::`` event),
         ``non_gemm_aten_ms`` (the difference) -- CUDA time with ``device='cuda'``, else CPU
         time -- ``top`` and ``top_non_gemm``: per operation ``name``, ``calls``,
         ``self_cpu_ms``, ``cpu_total_ms`` (and ``self_cuda_ms`` on CUDA), all operations and
@@ -189,6 +193,7 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
+    inside_gemm = _inside_gemm_ids(prof.events())
     events = [e for e in prof.key_averages() if e.key.startswith('aten::')]
 
     def self_cuda_us(event) -> float:
@@ -209,18 +214,54 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
     ranked = sorted(events, key=key, reverse=True)
     gemms = [e for e in events if e.key in GEMM_OPS]
     aten_ms = sum(key(e) for e in events) / 1e3
-    gemm_ms = sum(key(e) for e in gemms) / 1e3
+    if cuda:
+        gemm_ms = sum(key(e) for e in gemms) / 1e3
+        gemm_calls = sum(e.count for e in gemms)
+    else:  # the outermost GEMM calls, with everything they call
+        outer = [e for e in prof.events() if e.name in GEMM_OPS and id(e) not in inside_gemm]
+        gemm_ms = sum(e.cpu_time_total for e in outer) / 1e3
+        gemm_calls = len(outer)
+    if cuda:
+        top_non_gemm = [row(e) for e in ranked if e.key not in GEMM_OPS][:top]
+    else:
+        top_non_gemm = _outside_gemm_rows(prof.events(), inside_gemm)[:top]
     return dict(
         sort_by='self_cuda' if cuda else 'self_cpu',
         step_s=seconds,
         profiled_aten_calls=sum(e.count for e in events),
         gemm_ops=sorted(e.key for e in gemms),
         gemm_ms=gemm_ms,
-        gemm_calls=sum(e.count for e in gemms),
+        gemm_calls=gemm_calls,
         aten_self_ms=aten_ms,
         non_gemm_aten_ms=aten_ms - gemm_ms,
         top=[row(e) for e in ranked[:top]],
-        top_non_gemm=[row(e) for e in ranked if e.key not in GEMM_OPS][:top])
+        top_non_gemm=top_non_gemm)
+
+
+def _outside_gemm_rows(events, inside_gemm: set) -> list:
+    """Per ATen operation outside the GEMM calls: ``name``, ``calls``, ``self_cpu_ms``,
+    ``cpu_total_ms``, most self time first."""
+    rows = {}
+    for e in events:
+        if e.name.startswith('aten::') and e.name not in GEMM_OPS and id(e) not in inside_gemm:
+            r = rows.setdefault(e.name, dict(name=e.name, calls=0, self_cpu_ms=0., cpu_total_ms=0.))
+            r['calls'] += 1
+            r['self_cpu_ms'] += e.self_cpu_time_total / 1e3
+            r['cpu_total_ms'] += e.cpu_time_total / 1e3
+    return sorted(rows.values(), key=lambda r: r['self_cpu_ms'], reverse=True)
+
+
+def _inside_gemm_ids(events) -> set:
+    """``id`` of every profiler event that runs inside a :data:`GEMM_OPS` call (CPU)."""
+    inside = set()
+    for event in events:
+        parent = event.cpu_parent
+        while parent is not None:
+            if parent.name in GEMM_OPS:
+                inside.add(id(event))
+                break
+            parent = parent.cpu_parent
+    return inside
 
 
 def profile_step(step: Callable[[], Any],

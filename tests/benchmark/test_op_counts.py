@@ -103,8 +103,9 @@ def test_time_split_counts_matrix_products_as_gemms_only():
     assert t['gemm_ops'] == ['aten::addmm', 'aten::mm'] and t['gemm_calls'] == 2
     gemm_rows = [r for r in t['top'] if r['name'] in t['gemm_ops']]
     # the GEMM calls' whole time: their self time and anything they call
-    assert (sum(r['self_cpu_ms'] for r in gemm_rows) - 1e-6 <= t['gemm_ms'] <=
-            sum(r['cpu_total_ms'] for r in gemm_rows) + 1e-6)
+    assert (sum(r['self_cpu_ms']
+                for r in gemm_rows) - 1e-6 <= t['gemm_ms'] <= sum(r['cpu_total_ms']
+                                                                  for r in gemm_rows) + 1e-6)
     assert t['non_gemm_aten_ms'] == pytest.approx(t['aten_self_ms'] - t['gemm_ms'])
     names = {r['name'] for r in t['top_non_gemm']}
     assert {'aten::dot', 'aten::relu'} <= names and not names & {'aten::mm', 'aten::addmm'}
@@ -132,5 +133,5 @@ def test_what_a_gemm_calls_is_gemm_time():
     inside = _inside_gemm_ids(events)
     assert inside == {id(select), id(view), id(nested)}
     rows = _outside_gemm_rows(events, inside)
-    assert [(r['name'], r['calls'], r['self_cpu_ms']) for r in rows] == [
-        ('aten::gelu', 1, 0.007), ('aten::linear', 1, 0.005)]
+    assert [(r['name'], r['calls'], r['self_cpu_ms']) for r in rows] == [('aten::gelu', 1, 0.007),
+                                                                         ('aten::linear', 1, 0.005)]

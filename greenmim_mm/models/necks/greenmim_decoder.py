@@ -9,6 +9,7 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding, build_no
 from mmpretrain.registry import MODELS
 
 from ..utils.masking import sorted_visible_indices, visible_indices
+from ..utils.precision.attention_kernel import decoder_attention_kernel
 
 
 def sincos_pos_embed_2d(grid_hw: Sequence[int], embed_dims: int) -> torch.Tensor:
@@ -189,7 +190,8 @@ class GreenMIMPretrainDecoder(BaseModule):
         x = tokens.scatter(1, ids_vis.unsqueeze(-1).expand(-1, -1, dims), x)  # (B, L, D)
         x = x + self.pos_embed((hu, wu)).to(device=x.device, dtype=x.dtype)  # (B, L, D)
 
-        for block in self.decoder_blocks:
-            x = block(x)  # (B, L, D)
+        with decoder_attention_kernel(x):
+            for block in self.decoder_blocks:
+                x = block(x)  # (B, L, D)
         x = self.decoder_norm(x)
         return self.decoder_pred(x)  # (B, L, p*p*C)

@@ -110,3 +110,26 @@ def test_bf16_autocast():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = decoder(x, mask)
     assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
+def test_cpu_autocast_attention_runs_the_math_kernel():
+    """Under CPU autocast the decoder's attention avoids the CPU flash kernel (slow backward
+    at its sizes); in float32 torch's own choice stands. Same values as flash, up to bf16."""
+    decoder = small_decoder()
+    mask = random_unit_mask(2, (3, 3), 0.6, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(2, int((~mask[0]).sum()), 24)
+
+    def kernels(autocast: bool):
+        with torch.profiler.profile() as prof:
+            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+                out = decoder(x, mask)
+            out.float().sum().backward()
+        names = {e.name for e in prof.events()}
+        return out, {n for n in names if 'scaled_dot_product' in n}
+
+    bf16, bf16_kernels = kernels(True)
+    fp32, fp32_kernels = kernels(False)
+    assert bf16.dtype == torch.bfloat16
+    assert not any('flash' in n for n in bf16_kernels) and bf16_kernels
+    assert any('flash' in n for n in fp32_kernels)  # torch's choice for float32 on CPU
+    assert (bf16.float() - fp32).abs().max() < 0.05 * fp32.abs().max()

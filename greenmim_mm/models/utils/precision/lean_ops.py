@@ -7,7 +7,9 @@ Linear`` keeps the LayerNorm input (the output is recomputed in backward), ``GEL
 keeps the pre-activation (the GELU is recomputed). That is 6C fewer floats per token and
 block, about a third of a block's activations, for two cheap elementwise passes. The sparse
 Swin blocks use them for the attention's ``qkv``, the MLP and the patch merging, the sparse
-Twins blocks for the attention's ``qkv`` (locally grouped attention) and the MLP.
+Twins blocks for the attention's ``qkv`` (locally grouped attention) and the MLP. Under CPU
+autocast they keep the normalised tokens and the GELU output as well and recompute nothing
+(:func:`recompute_in_backward`): there the recomputation costs time and memory is ample.
 
 Under autocast (bf16 on CPU; fp16 or bf16 on CUDA) they cast as autocast casts the modules
 they replace: the linear layers (forward and backward matmuls) run in the autocast dtype with
@@ -100,6 +102,18 @@ def no_autocast(device_type: str, dtype: Optional[torch.dtype]):
     return torch.autocast(device_type, enabled=False)
 
 
+def recompute_in_backward(x: torch.Tensor) -> bool:
+    """Whether the lean functions recompute in backward what they could keep (the normalised
+    tokens, the GELU, the attention probabilities), or keep it.
+
+    They keep it under CPU autocast: there memory rarely limits the batch, while the
+    recomputation is elementwise and reduction work in bfloat16 (emulated outside AVX-512-BF16)
+    that costs more than the matrix multiplies around it (docs/en/mixed_precision.md). In
+    float32 and on accelerators they recompute, keeping fewer activations.
+    """
+    return x.device.type != 'cpu' or autocast_dtype(x) is None
+
+
 def _layer_norm_input(x2d: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.Tensor:
     """What autocast hands ``layer_norm``: float32 on CUDA (and other accelerators), the
     input unchanged on CPU (whose kernel accumulates reduced precision in float32)."""
@@ -134,21 +148,25 @@ class _LayerNormLinear(Function):
         x2d = x.reshape(-1, x.shape[-1])  # (M, C)
         xn, mean, rstd = _layer_norm(_layer_norm_input(x2d, dtype), ln_w, ln_b, eps)
         ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
-        out = F.linear(
-            to_dtype(xn, dtype), param_in(weight, dtype, shadowed[4]),
-            param_in(bias, dtype, shadowed[5]))  # (M, C_out)
+        xn = to_dtype(xn, dtype)
+        out = F.linear(xn, param_in(weight, dtype, shadowed[4]),
+                       param_in(bias, dtype, shadowed[5]))  # (M, C_out)
         ctx.eps, ctx.dtype = eps, dtype
-        ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight)
+        kept = [] if recompute_in_backward(x) else [xn]
+        ctx.save_for_backward(x2d, mean, rstd, ln_w, ln_b, weight, *kept)
         return out.view(*x.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad_out):
-        x2d, mean, rstd, ln_w, ln_b, weight = ctx.saved_tensors
+        x2d, mean, rstd, ln_w, ln_b, weight, *kept = ctx.saved_tensors
         need, dtype = ctx.needs_input_grad, ctx.dtype
         with no_autocast(x2d.device.type, dtype):
             g = to_dtype(grad_out.reshape(-1, grad_out.shape[-1]), dtype)  # (M, C_out)
             ln_x = _layer_norm_input(x2d, dtype)
-            xn = to_dtype(_layer_norm(ln_x, ln_w, ln_b, ctx.eps)[0], dtype)  # recomputed
+            if kept:
+                xn = kept.pop()
+            else:  # recomputed
+                xn = to_dtype(_layer_norm(ln_x, ln_w, ln_b, ctx.eps)[0], dtype)
             grad_w = grad_b = grad_x = grad_ln_w = grad_ln_b = None
             if need[4]:
                 grad_w = g.t().mm(xn).to(weight.dtype)
@@ -174,22 +192,24 @@ class _GeluLinear(Function):
         h2d = hidden.reshape(-1, hidden.shape[-1])  # (M, 4C)
         ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
         # GELU in the hidden's dtype (autocast leaves gelu alone), the linear in ``dtype``.
-        out = F.linear(
-            to_dtype(F.gelu(h2d), dtype), param_in(weight, dtype, shadowed[1]),
-            param_in(bias, dtype, shadowed[2]))  # (M, C)
+        act = to_dtype(F.gelu(h2d), dtype)
+        out = F.linear(act, param_in(weight, dtype, shadowed[1]),
+                       param_in(bias, dtype, shadowed[2]))  # (M, C)
         ctx.dtype = dtype
-        ctx.save_for_backward(h2d, weight)
+        ctx.save_for_backward(h2d, weight, *([] if recompute_in_backward(hidden) else [act]))
         return out.view(*hidden.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad_out):
-        h2d, weight = ctx.saved_tensors
+        h2d, weight, *kept = ctx.saved_tensors
         need, dtype = ctx.needs_input_grad, ctx.dtype
         with no_autocast(h2d.device.type, dtype):
             g = to_dtype(grad_out.reshape(-1, grad_out.shape[-1]), dtype)  # (M, C)
             grad_w = grad_b = grad_h = None
-            if need[1]:  # GELU recomputed
-                grad_w = g.t().mm(to_dtype(F.gelu(h2d), dtype)).to(weight.dtype)
+            if need[1]:  # the kept GELU, or recomputed
+                act = kept.pop() if kept else to_dtype(F.gelu(h2d), dtype)
+                grad_w = g.t().mm(act).to(weight.dtype)
+                del act
             if need[2]:
                 grad_b = bias_grad(g, dtype)
             if need[0]:

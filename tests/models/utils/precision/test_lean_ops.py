@@ -169,3 +169,34 @@ def test_cpu_autocast_takes_the_plain_modules_from_the_size_rule_up(monkeypatch)
     assert 'LayerNormLinear' not in type(large.grad_fn).__name__
     assert 'LayerNormLinear' in type(fp32.grad_fn).__name__
     assert torch.equal(small, large)  # the same values either way
+
+
+def test_cpu_autocast_keeps_what_backward_would_recompute(monkeypatch):
+    """Under CPU autocast the lean functions keep the normalised tokens and the GELU instead
+    of recomputing them in backward; the results are bit-identical either way, and backward
+    then runs no LayerNorm or GELU forward."""
+    from greenmim_mm.models.utils.precision import lean_ops
+    dims = 16
+    norm = randomize_weights(nn.LayerNorm(dims), 0)
+    ffn = randomize_weights(swin_ffn(dims), 1).eval()
+    params = list(norm.parameters()) + list(ffn.parameters())
+    x = torch.randn(2, 20, dims)
+    assert lean_ops.recompute_in_backward(x)  # float32: recomputed, the lean default
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert not lean_ops.recompute_in_backward(x)
+    runs = {}
+    for recompute in (False, True):
+        monkeypatch.setattr(lean_ops, 'recompute_in_backward', lambda t, r=recompute: r)
+        fn = lambda t: layer_norm_mlp(t, norm, ffn)  # noqa: E731
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            kept = saved_bytes(fn, x)
+        with torch.profiler.profile() as prof:
+            runs[recompute] = _autocast_grads(fn, x, params, 'cpu', torch.bfloat16)
+        names = [e.name for e in prof.events()]
+        runs[recompute] += (kept, names.count('aten::native_layer_norm'), names.count('aten::gelu'))
+    out_k, grads_k, bytes_k, ln_k, gelu_k = runs[False]  # kept
+    out_r, grads_r, bytes_r, ln_r, gelu_r = runs[True]  # recomputed
+    assert torch.equal(out_k, out_r)
+    assert all(torch.equal(a, b) for a, b in zip(grads_k, grads_r))
+    assert (ln_k, gelu_k) == (1, 1) and (ln_r, gelu_r) == (2, 2)
+    assert bytes_k > bytes_r

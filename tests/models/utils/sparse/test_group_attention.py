@@ -197,3 +197,30 @@ def test_under_autocast_as_exact_as_per_window_modules(device, dtype, logit_scal
     assert err(out, truth) <= max(1.5 * err(ref, truth), eps)
     for g, r, t in zip(grads, ref_grads, truth_grads):
         assert err(g, t) <= max(1.5 * err(r, t), eps), (err(g, t), err(r, t))
+
+
+def test_cpu_autocast_keeps_the_probabilities(monkeypatch):
+    """Under CPU autocast backward reads the kept probabilities (no second softmax, no
+    recomputed matmuls); outputs and gradients are bit-identical to recomputing them."""
+    from greenmim_mm.models.utils.sparse import group_attention
+    msa, x, layout, *_ = small_case(threshold=0)
+    gs = layout.group_size
+    runs = []
+    for recompute in (False, True):
+        monkeypatch.setattr(group_attention, 'recompute_in_backward', lambda t, r=recompute: r)
+        shapes = []
+
+        def pack(t):
+            shapes.append(tuple(t.shape))
+            return t
+
+        with torch.profiler.profile() as prof:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                out, grads = _outputs_and_grads(lambda m, t: group_window_attention(m, t, layout),
+                                                msa, x, torch.bfloat16)
+        names = [e.name for e in prof.events()]
+        probs_kept = any(len(s) >= 2 and s[-2:] == (gs, gs) for s in shapes)
+        runs.append((out, grads, probs_kept, names.count('aten::_softmax')))
+    (out_k, grads_k, kept_k, softmax_k), (out_r, grads_r, kept_r, softmax_r) = runs
+    assert torch.equal(out_k, out_r) and all(torch.equal(a, b) for a, b in zip(grads_k, grads_r))
+    assert (kept_k, softmax_k) == (True, 1) and (kept_r, softmax_r) == (False, 2)

@@ -13,8 +13,7 @@ from mmpretrain.models.utils.attention import WindowMSA
 from torch.autograd import Function
 
 from ..precision.lean_ops import (autocast_dtype, bias_grad, inactive_dropout, no_autocast,
-                                  param_in, plain_linear, recompute_in_backward, shadowed_inputs,
-                                  to_dtype)
+                                  param_in, plain_linear, shadowed_inputs, to_dtype)
 from .grouping import GroupLayout
 
 
@@ -136,8 +135,7 @@ def _head_major_bias(table: Optional[torch.Tensor], layout: GroupLayout) -> torc
 
 class _GroupAttention(Function):
     """Gather into groups, masked attention of the packed slots, read back, ``proj``;
-    recomputed in backward (kept instead under CPU autocast, see
-    :func:`~greenmim_mm.models.utils.precision.lean_ops.recompute_in_backward`).
+    recomputed in backward.
 
     Forward and gradients are those of ``proj(softmax(q k^T * scale + bias) v)`` of each
     token's window, with the bias looked up from the table. Only the packed q, k, v are kept
@@ -179,33 +177,27 @@ class _GroupAttention(Function):
         dtype = autocast_dtype(qkv)  # None: no casts at all
         qkv = to_dtype(qkv, dtype)  # (B, N, 3C); already so when a linear made it
         slots = _gather_heads(qkv, layout, num_heads)  # (3, B, nH, G, gs, hd)
-        probs, probs_mm, tokens = _GroupAttention._attend(*slots.unbind(0), table, layout, scale,
-                                                          dtype)  # tokens (B, N, C)
+        tokens = _GroupAttention._attend(*slots.unbind(0), table, layout, scale,
+                                         dtype)[2]  # (B, N, C)
         ctx.layout, ctx.scale, ctx.dtype, ctx.qkv_shape = layout, scale, dtype, qkv.shape
         # The packed slots (qkv plus a little padding), not qkv: backward needs no gather.
         # The parameter, not its reduced-precision copy: backward reads its shadow or casts.
-        # The probabilities and tokens too where backward would otherwise recompute them.
-        kept = [] if recompute_in_backward(qkv) else [probs, probs_mm, tokens]
-        ctx.save_for_backward(slots, table, proj_w, *kept)
+        ctx.save_for_backward(slots, table, proj_w)
         ctx.shadowed = shadowed = shadowed_inputs(ctx, train)
         return F.linear(tokens, param_in(proj_w, dtype, shadowed[2]),
                         param_in(proj_b, dtype, shadowed[3]))
 
     @staticmethod
     def backward(ctx, grad_y):
-        slots, table, proj_w, *kept = ctx.saved_tensors
+        slots, table, proj_w = ctx.saved_tensors
         layout, scale, dtype = ctx.layout, ctx.scale, ctx.dtype
         need = ctx.needs_input_grad
         with no_autocast(slots.device.type, dtype):
             grad_y = to_dtype(grad_y, dtype)
             q, k, v = slots.unbind(0)
             B, nH, G, gs, hd = q.shape
-            if kept:
-                probs, probs_mm, tokens = kept
-                del kept
-            else:
-                probs, probs_mm, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
-                                                                  dtype)  # recomputed
+            probs, probs_mm, tokens = _GroupAttention._attend(q, k, v, table, layout, scale,
+                                                              dtype)  # recomputed
             grad_y2d = grad_y.reshape(-1, grad_y.shape[-1])  # (B * N, C)
             grad_proj_w = grad_proj_b = None
             if need[2]:

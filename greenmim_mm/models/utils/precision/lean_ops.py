@@ -9,7 +9,8 @@ block, about a third of a block's activations, for two cheap elementwise passes.
 Swin blocks use them for the attention's ``qkv``, the MLP and the patch merging, the sparse
 Twins blocks for the attention's ``qkv`` (locally grouped attention) and the MLP. Under CPU
 autocast they keep the normalised tokens and the GELU output as well and recompute nothing
-(:func:`recompute_in_backward`): there the recomputation costs time and memory is ample.
+(:func:`recompute_in_backward`): there the recomputation costs more time than its memory is
+worth.
 
 Under autocast (bf16 on CPU; fp16 or bf16 on CUDA) they cast as autocast casts the modules
 they replace: the linear layers (forward and backward matmuls) run in the autocast dtype with
@@ -108,9 +109,9 @@ def recompute_in_backward(x: torch.Tensor) -> bool:
 
     They keep them under CPU autocast, where the recomputation is bfloat16 elementwise work
     (emulated outside AVX-512-BF16) costing more time than its memory is worth: a GELU and a
-    LayerNorm per block, for 0.19x instead of 0.15x of SimMIM's step memory at Swin-B 224 px
-    batch 8
-    (docs/en/mixed_precision.md). In float32 and on accelerators they recompute.
+    LayerNorm per block, for a step memory still within a fifth of SimMIM's at Swin-B 224 px
+    batch 8 (docs/en/mixed_precision.md, measured). In float32 and on accelerators they
+    recompute.
     """
     return x.device.type != 'cpu' or autocast_dtype(x) is None
 

@@ -136,8 +136,8 @@ def test_recomputing_attention_equals_sdpa_path():
 @pytest.mark.parametrize('autocast', [False, True])
 def test_recomputing_attention_keeps_no_probabilities(autocast):
     # Also under CPU autocast, where the lean LayerNorm/GELU functions keep their outputs:
-    # keeping the probabilities too would take the bf16 step of Swin-B at 224 px batch 8
-    # from 0.15x to 0.24x of SimMIM's step memory (docs/en/mixed_precision.md).
+    # keeping the probabilities too was measured to cost too much step memory
+    # (docs/en/mixed_precision.md, the lean_keep_memory figure).
     msa, x, layout, *_ = small_case(threshold=0)
     shapes = []
 

@@ -107,7 +107,11 @@ def _compare(model, x, mask, key):
     names = {n for n, p in model.named_parameters()}
     assert set(grads) == set(ref_grads) == names  # every parameter gets a gradient
     for n in names:
-        _close(grads[n], ref_grads[n], f'{key} grad', rtol=1e-3, atol=1e-4)
+        # float32 sums of large terms (the patch embedding's gradients reach ~400): an
+        # element that cancels to ~10 keeps the absolute error of its terms, so the absolute
+        # tolerance follows the gradient's scale (a 3e-4 error on AMD EPYC's BLAS, 8e-7 of it)
+        atol = max(1e-4, 2e-6 * float(ref_grads[n].abs().max()))
+        _close(grads[n], ref_grads[n], f'{key} grad', rtol=1e-3, atol=atol)
 
 
 @pytest.mark.parametrize('cls, arch', [(GreenMIMPCPVT, PCPVT_ARCH), (GreenMIMSVT, SVT_ARCH),

@@ -191,7 +191,7 @@ def test_profile_counts_are_sane(tiny_profiles):
         assert bf16['cast_bytes'] > fp32['cast_bytes'] and bf16['casts'] > fp32['casts'] + 100
 
 
-@pytest.mark.slow  # its fixture: 126 s where bf16 is emulated (AVX2), 20 s with AMX
+@pytest.mark.slow  # its fixture took 126 s on a 2-core AVX2 CPU, where bf16 is emulated
 def test_profile_is_printed_per_contender(tiny_profiles, capsys):
     report.print_report(tiny_profiles['bf16'])
     out = capsys.readouterr().out

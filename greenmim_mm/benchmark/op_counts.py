@@ -193,7 +193,6 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
         if cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-    inside_gemm = _inside_gemm_ids(prof.events())
     events = [e for e in prof.key_averages() if e.key.startswith('aten::')]
 
     def self_cuda_us(event) -> float:
@@ -217,13 +216,12 @@ def top_ops_by_time(step: Callable[[], Any], device: str = 'cpu', top: int = 15)
     if cuda:
         gemm_ms = sum(key(e) for e in gemms) / 1e3
         gemm_calls = sum(e.count for e in gemms)
+        top_non_gemm = [row(e) for e in ranked if e.key not in GEMM_OPS][:top]
     else:  # the outermost GEMM calls, with everything they call
+        inside_gemm = _inside_gemm_ids(prof.events())
         outer = [e for e in prof.events() if e.name in GEMM_OPS and id(e) not in inside_gemm]
         gemm_ms = sum(e.cpu_time_total for e in outer) / 1e3
         gemm_calls = len(outer)
-    if cuda:
-        top_non_gemm = [row(e) for e in ranked if e.key not in GEMM_OPS][:top]
-    else:
         top_non_gemm = _outside_gemm_rows(prof.events(), inside_gemm)[:top]
     return dict(
         sort_by='self_cuda' if cuda else 'self_cpu',

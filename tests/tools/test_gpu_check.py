@@ -34,6 +34,7 @@ def test_tiny_check_runs_the_grid_and_writes_json_and_table(tiny_check):
         for name in ('greenmim', 'simmim'):
             assert len(case[name]['steps_s']) == 1
             assert case[name]['profile']['counts']['aten_ops'] > 500
+            assert len(case[name]['profile']['rounds']) == 1  # --tiny: one profiled step
     table = (out / 'gpu_check.md').read_text()
     fp32 = results['runs'][0]['cases'][0]
     row = (f"| fp32 | eager | 1 | {fp32['greenmim']['step_s_median'] * 1e3:.0f} ms | "

@@ -78,7 +78,8 @@ def build_authors_model(path: str, arch: Optional[str], img: int) -> nn.Module:
 
     Args:
         path (str): The checkout's root.
-        arch (str, optional): An mmpretrain Swin arch name ('tiny', 'small', 'base', ...);
+        arch (str, optional): The benchmark's ``--arch``: an mmpretrain Swin arch name
+            ('tiny', 'small', 'base', ...) or a JSON arch (:func:`.options.arch_spec`);
             None: 'base', their Swin-B of ``green_mim_swin_base_patch4_dec512b1``.
         img (int): Input size (a multiple of 32).
 
@@ -87,10 +88,10 @@ def build_authors_model(path: str, arch: Optional[str], img: int) -> nn.Module:
     """
     from functools import partial
 
-    from mmpretrain.models import SwinTransformer as MMSwin
+    from .options import arch_spec
 
     swin, base = import_authors_modeling(path)
-    spec = MMSwin.arch_zoo[arch or 'base']
+    spec = arch_spec(arch)
     # what their encoder and their decoder are both built with
     common = dict(
         in_chans=3,

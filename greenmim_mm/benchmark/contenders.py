@@ -35,15 +35,17 @@ def load_config(args: argparse.Namespace, name: str, img: int, ratio: float):
         mmengine.Config: The contender's config.
     """
     from mmengine.config import Config
-    from mmpretrain.models import SwinTransformer
+
+    from .options import arch_spec
 
     cfg = Config.fromfile(getattr(args, f'{name}_config'))
     model = cfg.model
     if args.model == 'swin':  # Twins has no fixed input size
         model.backbone.img_size = img
     if args.arch is not None:
-        model.backbone.arch = args.arch
-        final_dims = SwinTransformer.arch_zoo[args.arch]['embed_dims'] * 8
+        spec = arch_spec(args.arch)
+        model.backbone.arch = spec
+        final_dims = spec['embed_dims'] * 8
         if name == 'greenmim':
             model.neck.embed_dim = final_dims
         else:

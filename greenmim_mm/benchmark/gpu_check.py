@@ -13,9 +13,9 @@ Runs, each in its own process and within one time budget (8 minutes by default):
 Whatever the budget leaves out is recorded as not run. Writes ``gpu_check.json`` (every
 run's results or error) and ``gpu_check.md`` (a short table) to ``--out-dir``.
 
-``--tiny`` is the CPU-sized smoke run that ``make test-slow`` exercises (Swin-tiny, 224 px
-batch 1, no warm-up, one timed and one profiled step, eager float32 and bfloat16, no memory
-processes, CUDA tests only where a GPU is present).
+``--tiny`` is the CPU-sized smoke run that ``make test-slow`` exercises (a small Swin,
+:data:`.options.SMOKE_ARCH`, 224 px batch 1, no warm-up, one timed and one profiled step,
+eager float32 and bfloat16, no memory processes, CUDA tests only where a GPU is present).
 """
 import argparse
 import json
@@ -28,6 +28,8 @@ import time
 from typing import List, Optional
 
 import torch
+
+from .options import SMOKE_ARCH
 
 PRECISIONS = {
     'fp32': [],
@@ -65,8 +67,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--tiny',
         action='store_true',
-        help='smoke run on any machine: Swin-tiny, batch 1, one timed and one profiled '
-        'step without warm-up, eager fp32 and bf16, no memory processes')
+        help='smoke run on any machine: a small Swin (embed 32, depths 2-2-2-2), batch 1, '
+        'one timed and one profiled step without warm-up, eager fp32 and bf16, no memory '
+        'processes')
     args = parser.parse_args(argv)
     args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.tiny:
@@ -164,7 +167,7 @@ def benchmark_command(args: argparse.Namespace, cell: dict, json_path: str) -> L
     else:
         cmd += ['--no-memory'] + (['--compile'] if cell['kind'] == 'compiled' else ['--profile'])
     if args.tiny:
-        cmd += ['--arch', 'tiny', '--threads', '1']
+        cmd += ['--arch', SMOKE_ARCH, '--threads', '1']
         if cell['kind'] == 'eager':
             cmd += ['--profile-steps', '1']
     return cmd

@@ -1,6 +1,7 @@
 """The benchmark's command line: flags, their checks, the measured cases."""
 import argparse
-from typing import List, Optional, Tuple
+import json
+from typing import List, Optional, Tuple, Union
 
 import torch
 
@@ -17,6 +18,11 @@ TWINS_CONFIGS = {
     'simmim': config_path('benchmark/dense_twins_svt_l_224.py'),
 }
 COMPILE_TARGETS = ('train_step', 'backbone')
+# A Swin small enough that a dense bfloat16 step takes well under a second on a CPU that
+# emulates bf16 (no AVX-512-BF16/AMX), yet with every stage, shifted windows and patch
+# merging: the smoke runs of gpu_check --tiny and the tests use it.
+SMOKE_ARCH = '{"embed_dims": 32, "depths": [2, 2, 2, 2], "num_heads": [1, 2, 4, 8]}'
+_ARCH_KEYS = {'embed_dims', 'depths', 'num_heads'}
 
 EXAMPLES = """
     python tools/analysis_tools/benchmark.py        # the full set (make bench), ~15 min on 2 cores
@@ -50,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--greenmim-config', help='default: the --model pair\'s')
     parser.add_argument('--simmim-config', help='baseline config; default: the --model pair\'s')
     parser.add_argument(
-        '--arch', help="Swin arch for both models (e.g. 'tiny'); default: "
-        "the configs' (base)")
+        '--arch',
+        help="Swin arch for both models: a name of mmpretrain's SwinTransformer.arch_zoo "
+        "(e.g. 'tiny') or a JSON object of embed_dims, depths and num_heads (e.g. "
+        f"'{SMOKE_ARCH}'); default: the configs' (base)")
     parser.add_argument(
         '--cases',
         nargs='+',
@@ -159,6 +167,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args.simmim_config = args.simmim_config or pair['simmim']
     if args.model == 'twins' and args.arch is not None:
         parser.error('--arch selects a Swin arch; with --model twins edit the configs instead')
+    if args.arch is not None:
+        try:
+            arch_spec(args.arch)
+        except ValueError as err:
+            parser.error(str(err))
     if args.batch or args.img:
         args.cases = [
             f'{img}:{batch}' for img in (args.img or [224]) for batch in (args.batch or [8, 2])
@@ -205,3 +218,43 @@ def baseline_label(args_or_model) -> str:
     """How reports name the baseline contender: SimMIM, or the dense Twins model."""
     model = args_or_model if isinstance(args_or_model, str) else args_or_model.model
     return 'dense Twins' if model == 'twins' else 'SimMIM'
+
+
+def arch_spec(arch: Optional[str]) -> dict:
+    """``--arch`` as a Swin arch dict: ``embed_dims`` (int), ``depths`` and ``num_heads``
+    (four ints each).
+
+    Args:
+        arch (str, optional): A name of mmpretrain's ``SwinTransformer.arch_zoo``, or a JSON
+            object with exactly those three keys; None: ``'base'``.
+
+    Returns:
+        dict: A new dict (what ``SwinTransformer(arch=...)`` accepts).
+
+    Raises:
+        ValueError: Neither a known name nor such an object (the message says which).
+    """
+    from mmpretrain.models import SwinTransformer
+    zoo = SwinTransformer.arch_zoo
+    arch = arch or 'base'
+    if arch in zoo:
+        return dict(zoo[arch])
+    try:
+        spec = json.loads(arch)
+    except json.JSONDecodeError:
+        spec = None
+    if not (isinstance(spec, dict) and set(spec) == _ARCH_KEYS
+            and isinstance(spec['embed_dims'], int) and all(
+                isinstance(spec[k], list) and len(spec[k]) == 4 for k in ('depths', 'num_heads'))):
+        raise ValueError(f'--arch {arch!r} is neither a Swin arch name ({", ".join(zoo)}) nor a '
+                         'JSON object of embed_dims (int), depths and num_heads (4 ints each), '
+                         f'e.g. {SMOKE_ARCH!r}')
+    return spec
+
+
+def arch_label(arch: Optional[str]) -> str:
+    """``Swin-base``, ``Swin-tiny``, or ``Swin (embed 32, depths 2-2-2-2)`` for a JSON arch."""
+    spec: Union[dict, None] = None if arch is None or not arch.startswith('{') else arch_spec(arch)
+    if spec is None:
+        return f"Swin-{arch or 'base'}"
+    return f"Swin (embed {spec['embed_dims']}, depths {'-'.join(map(str, spec['depths']))})"

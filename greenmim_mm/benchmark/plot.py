@@ -1,4 +1,5 @@
 """The benchmark's PNG: step time, step memory and the sweep side by side."""
+from .options import arch_label
 
 
 def _plot_step_time(ax, results: dict) -> None:
@@ -100,8 +101,8 @@ def plot(results: dict, path: str) -> None:
     for ax, panel in zip(axes[0], panels):
         panel(ax, results)
     m = results['machine']
-    model = ('Twins-SVT-L (baseline: dense, SimMIM-style)' if results['args'].get('model')
-             == 'twins' else f"Swin-{results['args']['arch'] or 'base'}")
+    model = ('Twins-SVT-L (baseline: dense, SimMIM-style)'
+             if results['args'].get('model') == 'twins' else arch_label(results['args']['arch']))
     fig.suptitle(
         f"{model}: {m['cpu']}, {m['threads']} threads, "
         f"{m['device']}{' ' + m['gpu'] if 'gpu' in m else ''}, "

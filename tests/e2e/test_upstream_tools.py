@@ -51,21 +51,14 @@ def assert_our_hooks(log: str, dumped_config: str) -> None:
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory) -> str:
+    from greenmim_mm.datasets import demo_data
     root = tmp_path_factory.mktemp('upstream') / 'demo'
-    run(osp.join(REPO_ROOT, 'tools/dataset_converters/make_demo_data.py'),
+    # in this process: the tools under test are the upstream ones, not the generator's CLI
+    demo_data.main([
         '--out',
-        root,
-        '--seed',
-        '2',
-        '--num-train',
-        4,
-        '--num-val',
-        2,
-        '--num-pretrain',
-        8,
-        '--size',
-        96,
-        cwd=REPO_ROOT)
+        str(root), '--seed', '2', '--num-train', '4', '--num-val', '2', '--num-pretrain', '8',
+        '--size', '96'
+    ])
     return str(root)
 
 

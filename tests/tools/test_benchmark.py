@@ -29,7 +29,7 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_json_is_complete(tiny_run):
+def test_json_is_complete_and_plotted(tiny_run):
     returned, out = tiny_run
     with open(out / 'bench.json') as f:
         results = json.load(f)
@@ -63,12 +63,7 @@ def test_json_is_complete(tiny_run):
     assert [(c['img'], c['mask_ratio'], 'simmim' in c)
             for c in results['sweep']] == [(224, 0.75, True), (224, 0.9, False)]
     assert returned['cases'][0]['speedup'] == case['speedup']
-
-
-@pytest.mark.slow  # shares test_json_is_complete's fixture (37 s)
-def test_plot_is_a_png(tiny_run):
-    _, out = tiny_run
-    with Image.open(osp.join(out, 'bench.png')) as img:
+    with Image.open(osp.join(out, 'bench.png')) as img:  # and the plot
         assert img.format == 'PNG' and img.size[0] > 500
 
 
@@ -166,7 +161,7 @@ def tiny_profiles(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_profile_counts_are_sane(tiny_profiles):
+def test_profile_counts_are_sane_and_printed(tiny_profiles, capsys):
     for precision, results in tiny_profiles.items():
         (case, ) = results['cases']
         for name in ('greenmim', 'simmim'):
@@ -212,10 +207,7 @@ def test_profile_counts_are_sane(tiny_profiles):
         # backbone's weight matrices
         assert bf16['cast_kinds']['float32->bfloat16']['bytes'] >= 2 * weights
         assert bf16['cast_bytes'] > fp32['cast_bytes'] and bf16['casts'] > fp32['casts'] + 100
-
-
-@pytest.mark.slow
-def test_profile_is_printed_per_contender(tiny_profiles, capsys):
+    # and the report prints them per contender
     report.print_report(tiny_profiles['bf16'])
     out = capsys.readouterr().out
     (case, ) = tiny_profiles['bf16']['cases']

@@ -8,11 +8,9 @@ from mmengine.registry import DefaultScope
 
 def pytest_configure(config):
     """One intra-op thread, in this process and the tools it starts, unless OMP_NUM_THREADS
-    says otherwise; `make test` runs two such worker processes (pytest-xdist). Measured on
-    the 2-core machine, nearly idle (load 1.0-1.7), 2026-12-06: the unit tests (tests/models)
-    take 30 s with one thread and 168 s with two (two OpenMP threads spin-wait at every small
-    op of the tiny models), the rest 272 s with one and 230 s with two, and the whole
-    `make test` selection 159 s in two one-thread workers."""
+    says otherwise; `make test` runs two such worker processes (pytest-xdist). With two
+    threads, two OpenMP threads spin-wait at every small op of the tiny models; the
+    measurements are in docs/en/get_started.md (Tests and lint)."""
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 

@@ -37,6 +37,12 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 say "installing torch + torchvision (requirements/torch.txt)"
 "${pip[@]}" install -q --no-compile -r requirements/torch.txt
 
+site_packages=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# torch's bytecode compiles on the second core while pip installs the rest (joined below)
+"$VENV/bin/python" -m compileall -q -j 0 "$site_packages/torch" "$site_packages/torchvision" \
+    > /dev/null 2>&1 &
+torch_compile=$!
+
 torch_version=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')
 wheel_dir="$CACHE/wheels/torch-$torch_version"
 mmcv_wheel=$(ls "$wheel_dir"/mmcv-$MMCV_VERSION-*.whl 2>/dev/null | head -n1 || true)
@@ -77,8 +83,9 @@ say "installing mmcv ($mmcv_wheel), mmengine, mmdet, mmpretrain and test tools"
     -r requirements/tests.txt
 say "installing greenmim_mm in editable mode"
 "${pip[@]}" install -q --no-deps --no-build-isolation -e .
-site_packages=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-# exit status 1 when some file does not compile (Python 2 samples in test data, as pip skips)
+wait "$torch_compile" || true
+# The rest of site-packages (torch's files are up to date and skipped). Exit status 1 when some
+# file does not compile (Python 2 samples in test data, which pip skips as well).
 "$VENV/bin/python" -m compileall -q -j 0 "$site_packages" > /dev/null || true
 "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmpretrain, greenmim_mm' \
     || { say "the installed stack does not import; see the error above"; exit 1; }

@@ -144,7 +144,7 @@ def _tiny_profile(tmp_path, *extra):
         return run.main([
             '--arch', options.SMOKE_ARCH, '--cases', '224:1', '--iters', '1', '--warmup', '1',
             '--no-memory', '--no-sweep', '--threads', '1', '--profile', '--profile-top', '5',
-            '--json',
+            '--profile-steps', '2', '--json',
             str(tmp_path / 'p.json'), *extra
         ])
     finally:
@@ -192,7 +192,7 @@ def test_profile_counts_are_sane_and_printed(tiny_profiles, capsys):
             assert 0 < timing['gemm_ms'] < timing['aten_self_ms'] < timing['step_s'] * 1e3 * 1.01
             assert set(timing['gemm_ops']) >= {'aten::mm', 'aten::addmm', 'aten::bmm'}
             assert not {r['name'] for r in timing['top_non_gemm']} & set(timing['gemm_ops'])
-            assert len(case[name]['profile']['rounds']) == 3
+            assert len(case[name]['profile']['rounds']) == 2  # --profile-steps 2
             assert entry['outside_gemm_s'] > 0 and 0 < entry['gemm_share'] < 1
             assert entry['outside_gemm_cpu_s'] == pytest.approx(entry['step_cpu_s_median'] *
                                                                 (1 - entry['gemm_share']))

@@ -30,10 +30,11 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install -q -r requirements/build.txt
-# --no-compile here, and one parallel compileall of site-packages at the end: pip compiles
-# every file on one core (half of torch's 81 s install on 2 cores; compileall -j 0: 18 s).
-# The bytecode must be written at install: with PYTHONDONTWRITEBYTECODE set, as on our
-# machines, every process would compile what it imports again.
+# pip --no-compile, and parallel compileall runs instead (torch's in the background, the rest
+# at the end): pip compiles every file on one core (half of torch's 81 s install on 2 cores;
+# compileall -j 0: 18 s). The bytecode must be written at install: with
+# PYTHONDONTWRITEBYTECODE set, as on our machines, every process would compile what it
+# imports again.
 say "installing torch + torchvision (requirements/torch.txt)"
 "${pip[@]}" install -q --no-compile -r requirements/torch.txt
 

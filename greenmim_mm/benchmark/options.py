@@ -1,7 +1,7 @@
 """The benchmark's command line: flags, their checks, the measured cases."""
 import argparse
 import json
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -243,18 +243,27 @@ def arch_spec(arch: Optional[str]) -> dict:
         spec = json.loads(arch)
     except json.JSONDecodeError:
         spec = None
-    if not (isinstance(spec, dict) and set(spec) == _ARCH_KEYS
-            and isinstance(spec['embed_dims'], int) and all(
-                isinstance(spec[k], list) and len(spec[k]) == 4 for k in ('depths', 'num_heads'))):
+    if not _is_arch_dict(spec):
         raise ValueError(f'--arch {arch!r} is neither a Swin arch name ({", ".join(zoo)}) nor a '
                          'JSON object of embed_dims (int), depths and num_heads (4 ints each), '
                          f'e.g. {SMOKE_ARCH!r}')
     return spec
 
 
+def _is_arch_dict(spec) -> bool:
+    """Whether ``spec`` is a dict of exactly ``embed_dims`` (an int), ``depths`` and
+    ``num_heads`` (lists of four ints)."""
+    if not (isinstance(spec, dict) and set(spec) == _ARCH_KEYS
+            and isinstance(spec['embed_dims'], int)):
+        return False
+    return all(
+        isinstance(spec[k], list) and len(spec[k]) == 4 and all(
+            isinstance(v, int) for v in spec[k]) for k in ('depths', 'num_heads'))
+
+
 def arch_label(arch: Optional[str]) -> str:
     """``Swin-base``, ``Swin-tiny``, or ``Swin (embed 32, depths 2-2-2-2)`` for a JSON arch."""
-    spec: Union[dict, None] = None if arch is None or not arch.startswith('{') else arch_spec(arch)
-    if spec is None:
+    if arch is None or not arch.startswith('{'):
         return f"Swin-{arch or 'base'}"
+    spec = arch_spec(arch)
     return f"Swin (embed {spec['embed_dims']}, depths {'-'.join(map(str, spec['depths']))})"

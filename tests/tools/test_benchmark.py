@@ -84,7 +84,8 @@ def test_arch_is_a_name_or_a_json_arch(capsys):
         options.parse_args(['--arch', options.SMOKE_ARCH]), 'simmim', 224, 0.75)
     assert cfg.model.backbone.arch == options.arch_spec(options.SMOKE_ARCH)
     assert cfg.model.neck.in_channels == 32 * 8
-    for bad in ('tinny', '{"embed_dims": 32, "depths": [2, 2, 2, 2]}', '{"embed_dims": 3'):
+    for bad in ('tinny', '{"embed_dims": 32, "depths": [2, 2, 2, 2]}', '{"embed_dims": 3',
+                '{"embed_dims": 32, "depths": [2, 2, 2, 2], "num_heads": [1, 2, 4, "8"]}'):
         with pytest.raises(SystemExit):
             options.parse_args(['--arch', bad])
         assert 'neither a Swin arch name' in capsys.readouterr().err
